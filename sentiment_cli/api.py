@@ -1,0 +1,268 @@
+"""The library API behind every command: train, evaluate, predict. Returns data; never exits.
+
+Each function here is what its CLI command does minus argument parsing and printing, so scripts and
+tests can call it directly (spaCy's `train()` beside `train_cli`). Errors are raised as
+SentimentError subclasses; cli.py turns them into one-line messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from sentiment_cli import artifacts
+from sentiment_cli.config import Config, build_config, read_yaml, render_yaml
+from sentiment_cli.data import LabeledData, file_sha256, load_labeled
+from sentiment_cli.errors import ArtifactError
+from sentiment_cli.metrics import classification_report
+from sentiment_cli.predictor import Predictor, iter_batches
+
+log = logging.getLogger("sentiment")
+ONNX_TOLERANCE = 1e-5
+
+
+# -- train -----------------------------------------------------------------------------------------
+def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str | Path | None = None,
+          force: bool = False, resume: bool = False, tensorboard: str | Path | None = None,
+          plots: bool = True, verbose: int | None = None) -> dict[str, Any]:
+    """Train on `data_path` and write a complete model directory at `out`; return metrics.json.
+
+    `out` is checked before any work and replaced atomically at the end: an error or interrupt
+    at any point leaves what was there before.
+    """
+    out = Path(out)
+    artifacts.check_out_dir(out, force)
+    with artifacts.out_dir_lock(out):
+        dc = cfg.data
+        data = load_labeled(data_path, dc.text_column, dc.label_column, positive_label=dc.positive_label)
+        test = (load_labeled(test_data, dc.text_column, dc.label_column, encoding=data.encoding)
+                if test_data is not None else None)
+        backup = _resume_dir(out, cfg, data_path, resume)
+
+        from sentiment_cli import training
+
+        result = training.train(cfg, data, backup_dir=backup, verbose=verbose,
+                                tensorboard_dir=Path(tensorboard) if tensorboard else None)
+        metrics = _train_metrics(result, cfg, data, test)
+        with artifacts.staged_dir(out, force) as tmp:
+            _write_model_dir(tmp, result, cfg, data, test, metrics, data_path, test_data, plots)
+        _clear_resume_dir(backup)
+    log.info("wrote %s", out)
+    return metrics
+
+
+def _resume_dir(out: Path, cfg: Config, data_path: str | Path, resume: bool) -> Path:
+    """Where BackupAndRestore keeps per-epoch state; kept only for a --resume of the same run."""
+    import shutil
+
+    backup = out.parent / f".{out.name}.resume"
+    stamp = {"config": cfg.to_dict(), "data_sha256": file_sha256(data_path)}
+    stamp_file = backup / "run.json"
+    if resume:
+        if not stamp_file.is_file():
+            raise ArtifactError(f"nothing to resume for '{out}' (no interrupted training found)",
+                                "Run without --resume to start a new training")
+        if artifacts.read_json(stamp_file) != stamp:
+            raise ArtifactError(f"the interrupted training of '{out}' used another config or data file",
+                                "Resume with the same --config, --set and --data, or run without --resume")
+        log.info("resuming the interrupted training of %s", out)
+        return backup
+    if backup.exists():
+        shutil.rmtree(backup)
+    backup.mkdir(parents=True)
+    artifacts.write_json(stamp_file, stamp)
+    return backup
+
+
+def _clear_resume_dir(backup: Path) -> None:
+    import shutil
+
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledData | None) -> dict[str, Any]:
+    from sentiment_cli.metrics import apply_temperature
+    from sentiment_cli.training import native_stderr_silenced, predict_proba
+
+    metrics: dict[str, Any] = {
+        "validation": classification_report(result.val_y, result.val_p, result.threshold),
+        "threshold": result.threshold,
+        "temperature": result.temperature,
+        "train_seconds": round(result.seconds, 2),
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "params": result.params,
+        "train_rows": len(data),
+        "devices": result.devices,
+    }
+    if test is not None:
+        x, lengths = result.tokenizer.encode_with_lengths(test.texts)
+        with native_stderr_silenced():
+            p = apply_temperature(predict_proba(result.model, x), result.temperature)
+        metrics["test"] = classification_report(test.y, p, result.threshold)
+        metrics["test"]["truncated"] = int((lengths > cfg.tokenizer.maxlen).sum())
+    return metrics
+
+
+def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, test: LabeledData | None,
+                     metrics: dict[str, Any], data_path: str | Path, test_path: str | Path | None,
+                     plots: bool) -> None:
+    from sentiment_cli.predictor import Decision
+
+    save_for_inference(result.model, tmp / artifacts.MODEL_KERAS)
+    result.tokenizer.save(tmp / artifacts.TOKENIZER)
+    (tmp / artifacts.CONFIG).write_text(render_yaml(cfg, "Resolved config of this model (sentiment train)."),
+                                        encoding="utf-8")
+    decision = Decision(data.encoding, result.threshold, result.temperature)
+    artifacts.write_json(tmp / artifacts.LABELS, decision.to_dict())
+    onnx_ok = export_onnx(result.model, tmp / artifacts.MODEL_ONNX, result.tokenizer.encode(data.texts[:256]))
+    metrics["onnx"] = onnx_ok
+    artifacts.write_json(tmp / artifacts.METRICS, metrics)
+    _write_history(tmp / artifacts.HISTORY, result.history)
+    if plots:
+        try:
+            from sentiment_cli import plots as plotting
+
+            plotting.training_plots(tmp / artifacts.PLOTS, result.history, result.val_y, result.val_p,
+                                    result.threshold)
+        except ImportError:
+            log.info("matplotlib is not installed; skipping plots")
+    sources = {"train": {"path": str(data_path), "sha256": file_sha256(data_path), "rows": len(data)}}
+    if test is not None and test_path is not None:
+        sources["test"] = {"path": str(test_path), "sha256": file_sha256(test_path), "rows": len(test)}
+    artifacts.write_manifest(tmp, {"data": sources, "seed": cfg.training.seed, "onnx": onnx_ok,
+                                   "devices": result.devices})
+
+
+def save_for_inference(model: Any, path: Path) -> None:
+    """Save architecture and weights without the optimizer state (a third of the size)."""
+    import keras
+
+    clone = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer slots saved
+    clone.set_weights(model.get_weights())
+    clone.save(path)
+
+
+def _write_history(path: Path, history: dict[str, list[float]]) -> None:
+    keys = list(history)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["epoch", *keys])
+        for i in range(len(history[keys[0]]) if keys else 0):
+            writer.writerow([i + 1, *(f"{history[k][i]:.6f}" for k in keys)])
+
+
+def export_onnx(model: Any, path: Path, sample: np.ndarray) -> bool:
+    """Export to ONNX and prove it scores like Keras on `sample`; on any failure keep Keras only."""
+    import contextlib
+
+    try:
+        from sentiment_cli.training import native_stderr_silenced
+
+        # Keras prints "Saved artifact at ..." on stdout; tf2onnx logs graph notes on fd 2.
+        with contextlib.redirect_stdout(io.StringIO()), native_stderr_silenced():
+            model.export(str(path), format="onnx")
+        from sentiment_cli.predictor import onnx_runner
+
+        got = onnx_runner(path, 2)(np.ascontiguousarray(sample, dtype=np.int32))
+        want = np.asarray(model.predict(sample, verbose=0)).reshape(-1)
+        diff = float(np.max(np.abs(got - want))) if len(sample) else 0.0
+        if diff > ONNX_TOLERANCE:
+            raise ValueError(f"ONNX scores differ from Keras by {diff:.2e}")
+        return True
+    except Exception as exc:  # the export is an optimisation; the .keras model is the source of truth
+        log.warning("ONNX export failed (%s); predict will use Keras", str(exc).splitlines()[0][:200])
+        if path.exists():
+            path.unlink()
+        return False
+
+
+# -- evaluate --------------------------------------------------------------------------------------
+def model_config(model_dir: str | Path) -> Config:
+    """The resolved config a model directory was trained with."""
+    path = Path(model_dir) / artifacts.CONFIG
+    if not path.is_file():
+        return Config()
+    return build_config([(read_yaml(path), str(path))])
+
+
+def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str | None = None,
+             label_column: str | None = None, threshold: float | None = None, backend: str = "auto",
+             batch_size: int = 512, sweep: bool = False, slices: bool = False,
+             plots_dir: str | Path | None = None) -> dict[str, Any]:
+    """Score a labelled file with a trained model and return its metrics (quiet: prints nothing)."""
+    predictor = Predictor.from_dir(model_dir, backend=backend)
+    dc = model_config(model_dir).data
+    data = load_labeled(data_path, text_column or dc.text_column, label_column or dc.label_column,
+                        encoding=predictor.decision.encoding)
+    scores, lengths = [], []
+    for batch in iter_batches(data.texts, batch_size):
+        p, n = predictor.score(batch)
+        scores.append(p)
+        lengths.append(n)
+    p = np.concatenate(scores)
+    n_tokens = np.concatenate(lengths)
+    t = predictor.decision.threshold if threshold is None else threshold
+    report = classification_report(data.y, p, t)
+    report["truncated"] = int((n_tokens > predictor.maxlen).sum())
+    report["skipped"] = data.skipped_empty + data.skipped_no_label
+    report["backend"] = predictor.backend
+    if sweep:
+        from sentiment_cli.metrics import threshold_sweep
+
+        report["sweep"] = threshold_sweep(data.y, p)
+    if slices:
+        from sentiment_cli.slices import slice_report
+
+        report["slices"] = slice_report(data.texts, data.y, p, n_tokens, t, predictor.tokenizer)
+    if plots_dir is not None:
+        from sentiment_cli import plots as plotting
+
+        report["plots"] = plotting.evaluation_plots(Path(plots_dir), data.y, p, t)
+    if report["truncated"]:
+        log.info("%d of %d texts are longer than maxlen=%d tokens and were truncated",
+                 report["truncated"], len(data), predictor.maxlen)
+    return report
+
+
+# -- predict ---------------------------------------------------------------------------------------
+def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: int = 256,
+                    threshold: float | None = None, explain_k: int = 0) -> Iterator[dict[str, Any]]:
+    """One record per input text, in order, scored in batches; empty texts get status 'empty'."""
+    t = predictor.decision.threshold if threshold is None else threshold
+    maxlen = predictor.maxlen
+    stats = {"truncated": 0, "empty": 0}
+    position = 0
+    for batch in iter_batches(texts, batch_size):
+        live = [i for i, text in enumerate(batch) if text.strip()]
+        p, lengths = predictor.score([batch[i] for i in live])
+        scored = dict(zip(live, zip(p.tolist(), lengths.tolist())))
+        for i, text in enumerate(batch):
+            record: dict[str, Any] = {"id": position, "text": text}
+            position += 1
+            if i not in scored:
+                stats["empty"] += 1
+                record.update(label=None, score=None, confidence=None, status="empty")
+            else:
+                score, n_tokens = scored[i]
+                positive = score >= t
+                record.update(label=predictor.decision.encoding.name(positive), score=score,
+                              confidence=score if positive else 1.0 - score, status="ok")
+                if n_tokens > maxlen:
+                    stats["truncated"] += 1
+                    record["truncated"] = True
+                if explain_k:
+                    from sentiment_cli.explain import explain
+
+                    record["explanation"] = explain(predictor, text, explain_k)
+            yield record
+    if stats["truncated"]:
+        log.info("%d text(s) were longer than maxlen=%d tokens and were truncated", stats["truncated"], maxlen)
+    if stats["empty"]:
+        log.info("%d empty line(s) got status 'empty'", stats["empty"])

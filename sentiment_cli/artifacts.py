@@ -1,0 +1,198 @@
+"""The model directory: file names, the manifest, atomic replacement and verified loading.
+
+A model directory describes itself (weights, tokenizer, resolved config, label mapping, metrics,
+manifest with versions and sha256 of every artifact), holds no pickle, and is only ever replaced
+whole: it is built in a hidden sibling and swapped in with one atomic rename, so a crash, Ctrl-C or
+`kill -9` at any moment leaves the old model or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from sentiment_cli.errors import ArtifactError
+
+MODEL_KERAS = "model.keras"
+MODEL_ONNX = "model.onnx"
+TOKENIZER = "tokenizer.json"
+CONFIG = "config.yaml"
+LABELS = "labels.json"  # label values + decision threshold + temperature: what inference needs
+METRICS = "metrics.json"
+HISTORY = "history.csv"
+MANIFEST = "manifest.json"
+PLOTS = "plots"
+TOOL = "sentiment"
+FORMAT_VERSION = 1
+# Without these a directory cannot predict; the ONNX file is optional (Keras is the fallback).
+REQUIRED = (MODEL_KERAS, TOKENIZER, LABELS, MANIFEST)
+DEFAULT_MODEL_DIR = "sentiment-model"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of what produced the artifacts (read from package metadata: imports nothing)."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("sentiment-cli", "tensorflow", "keras", "numpy", "pandas", "scikit-learn",
+                 "onnxruntime", "tf2onnx", "onnx"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def write_manifest(directory: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    """Hash every file in `directory` (plots included) and write manifest.json last."""
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST)
+    manifest = {
+        "tool": TOOL,
+        "format_version": FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        **extra,
+        "artifacts": {p.relative_to(directory).as_posix(): sha256(p) for p in files},
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def read_manifest(directory: Path) -> dict[str, Any] | None:
+    """The manifest if `directory` is a model directory written by this tool, else None."""
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("tool") == TOOL else None
+
+
+def check_model_dir(directory: str | Path, *, verify: bool = True,
+                    files: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Refuse a missing, foreign, incomplete or tampered directory; return its manifest.
+
+    `files` limits the sha256 check to the artifacts a caller will actually read.
+    """
+    directory = Path(directory)
+    hint = "Train one with 'sentiment train --out DIR' or point --model at one"
+    if not directory.exists():
+        raise ArtifactError(f"model directory '{directory}' does not exist", hint)
+    if not directory.is_dir():
+        raise ArtifactError(f"model path '{directory}' is not a directory", hint)
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise ArtifactError(f"'{directory}' is not a model directory (no valid {MANIFEST})", hint)
+    missing = [name for name in REQUIRED if not (directory / name).is_file()]
+    if missing:
+        raise ArtifactError(f"model directory '{directory}' is incomplete: {', '.join(missing)} missing",
+                            "Re-train it, or restore the missing files")
+    if verify:
+        recorded = manifest.get("artifacts", {})
+        for name in files or tuple(recorded):
+            path = directory / name
+            if name not in recorded or not path.is_file():
+                continue
+            if sha256(path) != recorded[name]:
+                raise ArtifactError(f"'{path}' does not match the sha256 in {MANIFEST} (modified or corrupted)",
+                                    "Restore the original file or re-train the model")
+    return manifest
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"cannot read '{path}' ({exc})", "Re-train or restore the file") from None
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# -- atomic replacement ----------------------------------------------------------------------------
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with Linux renameat2(RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name or platform.system() != "Linux":
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    """Fail before any work if writing `out` would destroy something."""
+    if out.exists() and not out.is_dir():
+        raise ArtifactError(f"--out '{out}' is a file", "Choose a directory path for --out")
+    if out.is_dir() and any(out.iterdir()):
+        if read_manifest(out) is None:
+            raise ArtifactError(f"--out '{out}' exists and is not a model directory written by sentiment",
+                                "Choose another --out; nothing was changed")
+        if not force:
+            raise ArtifactError(f"model directory '{out}' already exists",
+                                "Pass --force to replace it, or choose another --out")
+
+
+@contextlib.contextmanager
+def out_dir_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock for `out` so two trainings into it cannot interleave."""
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = out.parent / f".{out.name}.lock"
+    fh = open(lock_path, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ArtifactError(f"another 'sentiment train' is writing '{out}'",
+                                "Wait for it to finish, or choose another --out") from None
+        yield
+    finally:
+        fh.close()
+
+
+@contextlib.contextmanager
+def staged_dir(out: Path, force: bool) -> Iterator[Path]:
+    """Yield a fresh hidden sibling of `out`; on success swap it in atomically, else delete it."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+        check_out_dir(out, force)  # again: something may have appeared while we trained
+        if out.exists():
+            if _exchange(tmp, out):
+                shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old model
+                return
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, old / "m")
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

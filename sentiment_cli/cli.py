@@ -1,0 +1,302 @@
+"""The `sentiment` command line: parse arguments, call one api function, print the result.
+
+No ML code here, and no heavy import at module level: `sentiment --help` and `predict` must start
+fast. Errors raised by the library (SentimentError) are printed once, here, as one line on stderr
+with the exit code they carry; `--debug` shows the traceback instead.
+
+Exit codes: 0 success; 1 failure (bad data, bad model directory, a --min-accuracy gate not met);
+2 usage or config error; 3 internal error (a bug: please report it); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+
+from sentiment_cli import __version__
+from sentiment_cli.errors import ConfigError, SentimentError
+
+log = logging.getLogger("sentiment")
+DEFAULT_MODEL = os.environ.get("SENTIMENT_MODEL", "sentiment-model")
+BUNDLED_TRAIN = "data/imdb_train.csv.gz"
+BUNDLED_TEST = "data/imdb_test.csv.gz"
+
+
+# -- plumbing --------------------------------------------------------------------------------------
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"sentiment: {prefix}{record.getMessage()}"
+
+
+def setup_logging(quiet: bool = False) -> None:
+    logger = logging.getLogger("sentiment")
+    logger.handlers[:] = []
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
+def project_file(relative: str) -> Path | None:
+    """A file shipped in the repository (bundled data, configs), from the cwd or the checkout."""
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        candidate = root / relative
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def resolve_config_path(value: str | None) -> Path | None:
+    """`--config lecture` means configs/lecture.yaml when no file of that name exists."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.exists() or path.suffix in (".yaml", ".yml"):
+        return path
+    bundled = project_file(f"configs/{value}.yaml")
+    return bundled or path
+
+
+class SentimentGroup(click.Group):
+    """A click group that turns library errors into one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug")) or os.environ.get("SENTIMENT_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except SentimentError as exc:
+            if debug:
+                raise
+            click.echo(f"sentiment: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            click.echo("sentiment: interrupted; nothing on disk was changed", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            # The reader (head, less) went away: stop quietly, like other Unix filters.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except MemoryError:
+            if debug:
+                raise
+            click.echo("sentiment: error: out of memory. Use a smaller --batch-size or less data", err=True)
+            ctx.exit(1)
+        except Exception as exc:  # a bug: say so in one line, traceback behind --debug
+            if debug:
+                raise
+            first = str(exc).splitlines()[0][:300] if str(exc) else ""
+            click.echo(f"sentiment: internal error: {type(exc).__name__}: {first}. "
+                       "Re-run with --debug for the traceback and report it", err=True)
+            ctx.exit(3)
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text)
+
+
+# -- the group -------------------------------------------------------------------------------------
+@click.group(cls=SentimentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sentiment")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """Train, evaluate and serve Keras sentiment classifiers.
+
+    \b
+    Quick start:
+      sentiment train                              # bundled IMDB data -> ./sentiment-model
+      echo "A moving, beautifully acted film." | sentiment predict
+      sentiment evaluate --data data/imdb_test.csv.gz --format json
+    """
+    setup_logging()
+
+
+config_option = click.option("--config", "config_path", metavar="PATH",
+                             help="YAML config (or a bundled name: lecture, gru, bilstm, ...).")
+set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                          help="Override a config value, e.g. --set training.epochs=1 (repeatable).")
+text_col_option = click.option("--text-column", metavar="C", help="Column with the text.")
+label_col_option = click.option("--label-column", metavar="C", help="Column with the label.")
+model_option = click.option("--model", "model_dir", default=DEFAULT_MODEL, show_default=True,
+                            metavar="DIR", help="Model directory written by 'sentiment train' ($SENTIMENT_MODEL).")
+backend_option = click.option("--backend", type=click.Choice(["auto", "onnx", "keras"]), default="auto",
+                              show_default=True, help="Inference engine (auto: ONNX if exported).")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+
+
+def _threshold(value: float | None) -> float | None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise click.BadParameter("must be between 0 and 1", param_hint="--threshold")
+    return value
+
+
+def load_cli_config(config_path: str | None, overrides: Iterable[str], text_column: str | None = None,
+                    label_column: str | None = None) -> Any:
+    from sentiment_cli.config import load_config
+
+    extra = list(overrides)
+    if text_column:
+        extra.append(f"data.text_column={json.dumps(text_column)}")
+    if label_column:
+        extra.append(f"data.label_column={json.dumps(label_column)}")
+    return load_config(resolve_config_path(config_path), extra)
+
+
+# -- train -----------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--data", "data_path", metavar="PATH", help=f"Training CSV/TSV (default: bundled {BUNDLED_TRAIN}).")
+@click.option("--test-data", metavar="PATH", help="Held-out CSV/TSV to report test metrics on "
+              f"(default with the bundled data: {BUNDLED_TEST}).")
+@config_option
+@click.option("--out", "out_dir", default=DEFAULT_MODEL, show_default=True, metavar="DIR",
+              help="Model directory to write (atomically).")
+@text_col_option
+@label_col_option
+@set_option
+@click.option("--force", is_flag=True, help="Replace an existing model directory at --out.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted training of --out from its last epoch.")
+@click.option("--tensorboard", metavar="DIR", help="Write TensorBoard logs to DIR.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots in the model directory.")
+@quiet_option
+def train(data_path: str | None, test_data: str | None, config_path: str | None, out_dir: str,
+          text_column: str | None, label_column: str | None, overrides: tuple[str, ...], force: bool,
+          resume: bool, tensorboard: str | None, no_plots: bool, quiet: bool) -> None:
+    """Train a classifier on a labelled CSV and write a model directory."""
+    from sentiment_cli import api
+
+    setup_logging(quiet)
+    cfg = load_cli_config(config_path, overrides, text_column, label_column)
+    if data_path is None:
+        bundled = project_file(BUNDLED_TRAIN)
+        if bundled is None:
+            raise ConfigError("no --data given and the bundled data was not found",
+                              "Pass --data PATH, or run from the repository checkout")
+        data_path = str(bundled)
+        if test_data is None and project_file(BUNDLED_TEST):
+            test_data = str(project_file(BUNDLED_TEST))
+    metrics = api.train(cfg, data_path, out_dir, test_data=test_data, force=force, resume=resume,
+                        tensorboard=tensorboard, plots=not no_plots, verbose=0 if quiet else None)
+    summary = {"model": out_dir, "validation_accuracy": metrics["validation"]["accuracy"]}
+    if "test" in metrics:
+        summary["test_accuracy"] = metrics["test"]["accuracy"]
+    summary["train_seconds"] = metrics["train_seconds"]
+    _emit(json.dumps(summary) + "\n")
+
+
+# -- evaluate --------------------------------------------------------------------------------------
+@cli.command()
+@model_option
+@click.option("--data", "data_path", required=True, metavar="PATH", help="Labelled CSV/TSV to score.")
+@text_col_option
+@label_col_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--threshold", type=float, callback=lambda c, p, v: _threshold(v),
+              help="Decision threshold (default: the one stored at train time).")
+@click.option("--min-accuracy", type=click.FloatRange(0, 1), metavar="X",
+              help="Exit 1 when accuracy is below X (a CI gate).")
+@click.option("--sweep-threshold", is_flag=True, help="Also report metrics at thresholds 0.05..0.95.")
+@click.option("--slices", is_flag=True, help="Also report accuracy by length quartile and negation.")
+@click.option("--plots", "plots_dir", metavar="DIR", help="Write ROC, PR, confusion and reliability plots.")
+@backend_option
+@quiet_option
+def evaluate(model_dir: str, data_path: str, text_column: str | None, label_column: str | None, fmt: str,
+             threshold: float | None, min_accuracy: float | None, sweep_threshold: bool, slices: bool,
+             plots_dir: str | None, backend: str, quiet: bool) -> None:
+    """Score a labelled file; print metrics as a table or one JSON object."""
+    from sentiment_cli import api
+    from sentiment_cli.report import format_evaluation
+
+    setup_logging(quiet)
+    report = api.evaluate(model_dir, data_path, text_column=text_column, label_column=label_column,
+                          threshold=threshold, backend=backend, sweep=sweep_threshold, slices=slices,
+                          plots_dir=plots_dir)
+    _emit(json.dumps(report) + "\n" if fmt == "json" else format_evaluation(report))
+    if min_accuracy is not None and report["accuracy"] < min_accuracy:
+        click.echo(f"sentiment: accuracy {report['accuracy']:.4f} is below --min-accuracy {min_accuracy}",
+                   err=True)
+        sys.exit(1)
+
+
+# -- predict ---------------------------------------------------------------------------------------
+@cli.command()
+@model_option
+@click.option("--input", "input_path", metavar="PATH", help="Text file (one review per line) or CSV/TSV; "
+              "default or '-': stdin.")
+@text_col_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--threshold", type=float, callback=lambda c, p, v: _threshold(v),
+              help="Decision threshold (default: the one stored at train time).")
+@click.option("--batch-size", type=click.IntRange(1, 65536), default=256, show_default=True,
+              help="Texts scored per inference call.")
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
+              help="Inference threads (default: CPU cores, at most 4).")
+@click.option("--line-buffered", is_flag=True, help="Answer each line as soon as it is read (for tail -f).")
+@click.option("--explain", is_flag=True, help="Add the tokens that push the score most each way.")
+@click.option("--top-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Tokens per side with --explain.")
+@backend_option
+@quiet_option
+def predict(model_dir: str, input_path: str | None, text_column: str | None, fmt: str,
+            threshold: float | None, batch_size: int, threads: int | None, line_buffered: bool,
+            explain: bool, top_k: int, backend: str, quiet: bool) -> None:
+    """Label texts from stdin or --input: one result per input, in order."""
+    from sentiment_cli import api, inputs
+    from sentiment_cli.predictor import DEFAULT_THREADS, Predictor
+    from sentiment_cli.report import RecordWriter
+
+    setup_logging(quiet)
+    predictor = Predictor.from_dir(model_dir, backend=backend, threads=threads or DEFAULT_THREADS)
+    if text_column is None and inputs.is_table(input_path):
+        text_column = api.model_config(model_dir).data.text_column
+    stats = inputs.InputStats(source=input_path or "<stdin>")
+    texts = inputs.read_texts(input_path, text_column, stats)
+    if (input_path in (None, "-")) and sys.stdin.isatty() and not quiet:
+        click.echo("sentiment: reading reviews from stdin, one per line (Ctrl-D to end)", err=True)
+    records = api.predict_records(predictor, texts, batch_size=1 if line_buffered else batch_size,
+                                  threshold=threshold, explain_k=top_k if explain else 0)
+    writer = RecordWriter(sys.stdout, fmt, progress=sys.stderr.isatty() and not quiet)
+    n = writer.write_all(records, flush_every=1 if line_buffered else batch_size)
+    stats.report()
+    if n == 0:
+        from sentiment_cli.errors import DataError
+
+        raise DataError(f"no input texts in {stats.source}",
+                        "Pipe one review per line on stdin, or pass --input PATH")
+
+
+# -- config ----------------------------------------------------------------------------------------
+@cli.command("config")
+@config_option
+@set_option
+@click.option("--defaults", is_flag=True, help="Print the schema defaults (this is configs/default.yaml).")
+def config_cmd(config_path: str | None, overrides: tuple[str, ...], defaults: bool) -> None:
+    """Print a resolved config as YAML (validates it on the way)."""
+    from sentiment_cli.config import Config, render_yaml
+
+    if defaults:
+        _emit(render_yaml(Config(), DEFAULT_YAML_HEADER))
+        return
+    _emit(render_yaml(load_cli_config(config_path, overrides)))
+
+
+DEFAULT_YAML_HEADER = """Every setting with its default. Generated from sentiment_cli/config.py by
+`sentiment config --defaults > configs/default.yaml`; edit the schema, not this file."""
+
+
+def main() -> None:
+    cli(prog_name="sentiment")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""The config schema: every setting's type, allowed values and default, in one place.
+
+`configs/default.yaml` is this schema rendered (`sentiment config --defaults` writes it, and a test
+checks the two agree), so a default is changed here and nowhere else. Other YAML files and
+`--set section.key=value` overrides are merged on top and validated against the same schema:
+unknown keys, wrong types and out-of-range values fail with the key's dotted path.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+from sentiment_cli.errors import ConfigError
+
+# Keras' Tokenizer default filters: punctuation, tab and newline become separators.
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+
+
+def _opt(default: Any, doc: str, *, kind: type | tuple[type, ...] | None = None,
+         choices: tuple[Any, ...] | None = None, low: float | None = None,
+         high: float | None = None, low_open: bool = False, nullable: bool = False) -> Any:
+    """A dataclass field that carries its own validation rules and documentation."""
+    meta = {"doc": doc, "kind": kind if kind is not None else type(default), "choices": choices,
+            "low": low, "high": high, "low_open": low_open, "nullable": nullable}
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TokenizerConfig:
+    """Text -> integer ids -> fixed-length rows, with Keras Tokenizer/pad_sequences semantics."""
+
+    num_words: int = _opt(20000, "keep word ids below this (Keras semantics: num_words-1 words, "
+                          "0 is padding)", low=2)
+    oov: str | None = _opt("<OOV>", "out-of-vocabulary token (id 1); null drops unknown words, "
+                           "as Keras does without oov_token", kind=str, nullable=True)
+    lower: bool = _opt(True, "lower-case before splitting")
+    filters: str = _opt(KERAS_FILTERS, "characters turned into separators")
+    split: str = _opt(" ", "word separator")
+    strip_html: bool = _opt(True, "turn HTML tags such as <br /> into spaces before splitting")
+    maxlen: int = _opt(200, "tokens per review after padding/truncation", low=1)
+    padding: str = _opt("pre", "where padding zeros go", choices=("pre", "post"))
+    truncating: str = _opt("pre", "which end of a long review is cut (pre keeps the ending)",
+                           choices=("pre", "post"))
+
+
+@dataclass
+class ModelConfig:
+    """Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid)."""
+
+    embedding_dim: int = _opt(64, "embedding vector size", low=1)
+    cell: str = _opt("lstm", "recurrent cell", choices=("lstm", "gru", "simple_rnn"))
+    units: int = _opt(64, "units per recurrent layer (per direction)", low=1)
+    bidirectional: bool = _opt(False, "run each recurrent layer both ways")
+    layers: int = _opt(1, "stacked recurrent layers", low=1, high=8)
+    dropout: float = _opt(0.3, "dropout before the output layer", kind=(int, float), low=0.0, high=0.95)
+    recurrent_dropout: float = _opt(0.0, "dropout on recurrent state; > 0 rules out cuDNN on GPU",
+                                    kind=(int, float), low=0.0, high=0.95)
+    pooling: str = _opt("max", "how the sequence becomes one vector: last state, or max/avg over "
+                        "time", choices=("last", "max", "avg", "max_avg"))
+    mask: bool = _opt(False, "mask padding ids in the recurrent layers (slower on CPU)")
+
+
+@dataclass
+class TrainingConfig:
+    """Optimizer, schedule and the decisions made on the validation split."""
+
+    optimizer: str = _opt("adam", "optimizer", choices=("adam", "adamw", "rmsprop", "sgd"))
+    learning_rate: float = _opt(0.003, "optimizer step size", kind=(int, float), low=0.0, low_open=True)
+    clipnorm: float | None = _opt(1.0, "clip each gradient's norm (against exploding gradients); "
+                                  "null turns it off", kind=(int, float), low=0.0, low_open=True,
+                                  nullable=True)
+    batch_size: int = _opt(128, "reviews per step", low=1)
+    epochs: int = _opt(3, "maximum passes over the training data", low=1)
+    validation_split: float = _opt(0.1, "stratified fraction of training rows held out",
+                                   kind=(int, float), low=0.0, high=0.5, low_open=True)
+    early_stopping_patience: int | None = _opt(
+        1, "epochs without validation-loss improvement before stopping (best weights are "
+        "restored); null turns early stopping off", kind=int, low=0, nullable=True)
+    seed: int = _opt(1337, "seed for the split, shuffling and weight initialisation", low=0)
+    bucketing: bool = _opt(True, "batch reviews of similar length together to cut padding work")
+    threshold: str | float = _opt(0.5, "decision threshold: a number, or 'f1' / 'youden' to "
+                                  "choose it on the validation split", kind=(str, int, float))
+    calibrate: str = _opt("none", "fit temperature scaling on the validation split",
+                          choices=("none", "temperature"))
+    class_weight: str = _opt("none", "weight classes inversely to their frequency",
+                             choices=("none", "balanced"))
+    distribution: str = _opt("none", "tf.distribute strategy",
+                             choices=("none", "mirrored", "multi_worker"))
+    mixed_precision: bool = _opt(False, "mixed_float16 compute on GPU (output layer stays float32)")
+
+
+@dataclass
+class DataConfig:
+    """Which columns hold the text and label, and which label value is positive."""
+
+    text_column: str = _opt("text", "column with the review text")
+    label_column: str = _opt("label", "column with the label (two distinct values)")
+    positive_label: str | None = _opt(None, "label value of the positive class; null guesses "
+                                      "(positive/pos/1/true/yes), else the larger sorted value",
+                                      kind=str, nullable=True)
+
+
+SECTIONS: dict[str, type] = {"tokenizer": TokenizerConfig, "model": ModelConfig,
+                             "training": TrainingConfig, "data": DataConfig}
+
+
+@dataclass
+class Config:
+    """A validated config; build it with `load_config`, not by hand, to get the checks."""
+
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return asdict(self)
+
+
+def _nearest(name: str, options: Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _check_value(path: str, value: Any, meta: dict[str, Any]) -> Any:
+    """Return `value` if it satisfies the field's rules, else raise ConfigError naming `path`."""
+    if value is None:
+        if meta["nullable"]:
+            return None
+        raise ConfigError(f"config key '{path}' may not be null", "Give it a value or delete the line")
+    kind = meta["kind"]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # bool is an int in Python; "epochs: true" is still a mistake.
+    if isinstance(value, bool) and bool not in kinds:
+        ok = False
+    else:
+        ok = isinstance(value, kinds)
+    if not ok:
+        names = " or ".join("number" if k is float else k.__name__ for k in kinds if k is not int or float not in kinds)
+        raise ConfigError(f"config key '{path}' must be {names}, got {type(value).__name__} {value!r}",
+                          "Fix the value in the YAML file or --set")
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if meta["choices"] is not None and value not in meta["choices"]:
+        choices = ", ".join(map(str, meta["choices"]))
+        raise ConfigError(f"config key '{path}' is {value!r}{_nearest(str(value), map(str, meta['choices']))}",
+                          f"Choose one of: {choices}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = meta["low"], meta["high"]
+        if low is not None and (value < low or (meta["low_open"] and value == low)):
+            bound = f"> {low}" if meta["low_open"] else f">= {low}"
+            raise ConfigError(f"config key '{path}' is {value}, must be {bound}", "Fix the value")
+        if high is not None and value > high:
+            raise ConfigError(f"config key '{path}' is {value}, must be <= {high}", "Fix the value")
+    return value
+
+
+def _check_threshold(value: Any) -> str | float:
+    """training.threshold: a probability in (0, 1) or the name of a selection rule."""
+    if isinstance(value, str):
+        if value in ("f1", "youden"):
+            return value
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"config key 'training.threshold' is {value!r}",
+                              "Use a number between 0 and 1, 'f1' or 'youden'") from None
+    if not 0.0 < float(value) < 1.0:
+        raise ConfigError(f"config key 'training.threshold' is {value}, must be between 0 and 1",
+                          "Use a number between 0 and 1, 'f1' or 'youden'")
+    return float(value)
+
+
+def _merge(config: dict[str, dict[str, Any]], update: Any, source: str) -> None:
+    """Validate `update` (a parsed YAML mapping) and merge it into `config` in place."""
+    if update is None:
+        return
+    if not isinstance(update, dict):
+        raise ConfigError(f"{source} must be a mapping of sections ({', '.join(SECTIONS)}), "
+                          f"got {type(update).__name__}", "See configs/default.yaml for the layout")
+    for section, values in update.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown config section '{section}' in {source}{_nearest(str(section), SECTIONS)}",
+                              f"Sections are: {', '.join(SECTIONS)}")
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{section}' in {source} must be a mapping",
+                              "Indent its keys under it, as in configs/default.yaml")
+        known = {f.name: f for f in fields(SECTIONS[section])}
+        for key, value in values.items():
+            path = f"{section}.{key}"
+            if key not in known:
+                raise ConfigError(f"unknown config key '{path}' in {source}{_nearest(str(key), known)}",
+                                  f"Keys of '{section}': {', '.join(known)}")
+            if path == "training.threshold":
+                config[section][key] = _check_threshold(value)
+            else:
+                config[section][key] = _check_value(path, value, dict(known[key].metadata))
+
+
+def parse_override(item: str) -> dict[str, dict[str, Any]]:
+    """Turn 'section.key=value' into {'section': {'key': value}}; the value is read as YAML."""
+    import yaml
+
+    key, sep, raw = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) != 2 or not all(parts):
+        raise ConfigError(f"override '{item}' is not of the form section.key=value",
+                          "Write it like --set training.epochs=1")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    return {parts[0]: {parts[1]: value}}
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file, turning I/O and syntax problems into ConfigError."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file '{path}' does not exist", "Check the path given to --config")
+    if path.is_dir():
+        raise ConfigError(f"config path '{path}' is a directory", "Give a YAML file to --config")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file '{path}': {exc}", "Save it as UTF-8 text") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"invalid YAML in '{path}'{where}: {problem}",
+                          "Fix the syntax (indentation, colons, quotes)") from None
+
+
+def build_config(layers: Iterable[tuple[Any, str]] = ()) -> Config:
+    """Defaults, then each (mapping, source-name) layer in order, each validated before merging."""
+    merged = Config().to_dict()
+    for update, source in layers:
+        _merge(merged, update, source)
+    return Config(**{name: SECTIONS[name](**values) for name, values in merged.items()})
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
+    """Defaults <- YAML file at `path` <- each `section.key=value` override, validated."""
+    layers: list[tuple[Any, str]] = []
+    if path is not None:
+        layers.append((read_yaml(path), str(path)))
+    layers += [(parse_override(item), f"--set {item}") for item in overrides]
+    return build_config(layers)
+
+
+def render_yaml(config: Config | None = None, header: str | None = None) -> str:
+    """The config as commented YAML: each key with its doc, in schema order."""
+    import yaml
+
+    config = config or Config()
+    lines = [f"# {line}" for line in (header or "").splitlines()]
+    for name, cls in SECTIONS.items():
+        lines.append(f"{name}:  # {cls.__doc__}")
+        section = getattr(config, name)
+        for f in fields(cls):
+            value = yaml.safe_dump({f.name: getattr(section, f.name)}, default_flow_style=True,
+                                   width=10_000, allow_unicode=True).strip()[1:-1]
+            lines.append(f"  {value}  # {f.metadata['doc']}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def schema_defaults() -> dict[str, dict[str, Any]]:
+    """Every default, as a plain nested dict (for tests and docs)."""
+    return {name: {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+            for name, cls in SECTIONS.items()}

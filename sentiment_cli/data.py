@@ -1,0 +1,263 @@
+"""Reading labelled review tables: CSV/TSV, gzip, messy encodings, and binary label mapping.
+
+Real exports are messy (BOMs, UTF-16 from spreadsheets, stray bytes, NULs, CRLF, quoted newlines,
+" Positive " labels). What can be survived is survived and reported as a warning with a count;
+what cannot is a DataError naming the problem and the fix. No Keras here.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from sentiment_cli.errors import DataError
+
+log = logging.getLogger("sentiment")
+
+# Label values recognised as the positive class when data.positive_label is not set (casefolded).
+POSITIVE_NAMES = ("positive", "pos", "1", "true", "yes", "good", "+")
+DELIMITERS = (",", "\t", ";", "|")
+
+
+@dataclass(frozen=True)
+class LabelEncoding:
+    """Which label value is class 1 (positive) and which is class 0."""
+
+    negative: str
+    positive: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"negative": self.negative, "positive": self.positive}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LabelEncoding":
+        return cls(negative=str(data["negative"]), positive=str(data["positive"]))
+
+    def name(self, is_positive: bool) -> str:
+        return self.positive if is_positive else self.negative
+
+
+@dataclass
+class LabeledData:
+    """Texts with 0/1 labels, plus what was skipped or repaired on the way in."""
+
+    texts: list[str]
+    y: np.ndarray
+    encoding: LabelEncoding
+    source: str
+    skipped_empty: int = 0
+    skipped_no_label: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+# -- bytes -> text ---------------------------------------------------------------------------------
+def read_bytes(path: str | Path) -> bytes:
+    """The file's bytes, gunzipped when it starts with the gzip magic number."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data file '{path}' does not exist", "Check the path")
+    if path.is_dir():
+        raise DataError(f"data path '{path}' is a directory", "Give a CSV or TSV file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read '{path}': {exc.strerror}", "Check the file's permissions") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise DataError(f"'{path}' is a damaged gzip file ({exc})", "Re-create or re-download it") from None
+    return raw
+
+
+class _Counter:
+    """A codecs error handler that replaces bad bytes with U+FFFD and counts them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, exc: UnicodeDecodeError) -> tuple[str, int]:
+        self.count += 1
+        return "\ufffd", exc.end
+
+
+def decode_text(raw: bytes, source: str) -> str:
+    """Bytes -> str: honour BOMs (UTF-8/16/32), replace undecodable bytes, drop NULs; warn with counts."""
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    counter = _Counter()
+    handler = f"sentiment-count-{id(counter)}"
+    codecs.register_error(handler, counter)
+    text = raw.decode(encoding, errors=handler)
+    if counter.count:
+        log.warning("%s: %d byte sequence(s) were not valid %s and were replaced with U+FFFD",
+                    source, counter.count, encoding.replace("-sig", ""))
+    if encoding != "utf-8-sig":
+        log.warning("%s: read as %s (byte-order mark found)", source, encoding.upper())
+    nuls = text.count("\x00")
+    if nuls:
+        text = text.replace("\x00", "")
+        log.warning("%s: removed %d NUL character(s)", source, nuls)
+    return text
+
+
+# -- text -> table ---------------------------------------------------------------------------------
+def _header_fields(text: str, sep: str) -> list[str]:
+    import csv
+
+    first = text.split("\n", 1)[0].rstrip("\r")
+    try:
+        return next(csv.reader([first], delimiter=sep))
+    except (csv.Error, StopIteration):
+        return []
+
+
+def guess_delimiter(text: str, path: str | Path, wanted: Sequence[str]) -> str:
+    """The delimiter whose header split contains all `wanted` columns; else by file extension."""
+    for sep in DELIMITERS:
+        header = [h.strip() for h in _header_fields(text, sep)]
+        if all(w in header for w in wanted):
+            return sep
+    name = str(path).lower().removesuffix(".gz")
+    return "\t" if name.endswith((".tsv", ".tab")) else ","
+
+
+def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
+    """Read a delimited file into a DataFrame of strings; `columns` must all be present."""
+    import pandas as pd
+
+    source = str(path)
+    text = decode_text(read_bytes(path), source)
+    if not text.strip():
+        raise DataError(f"'{source}' is empty", "Give a CSV file with a header row and data rows")
+    sep = guess_delimiter(text, path, columns)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                         engine="c", skipinitialspace=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"'{source}' has no columns", "Give a CSV file with a header row") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        raise DataError(f"'{source}' is not a readable CSV/TSV file ({reason})",
+                        "Check quoting and the delimiter") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        present = ", ".join(repr(c) for c in df.columns[:20])
+        flag = "--text-column" if missing[0] == columns[0] else "--label-column"
+        raise DataError(f"'{source}' has no column {missing[0]!r} (columns present: {present})",
+                        f"Name the right column with {flag}")
+    if len(df) == 0:
+        raise DataError(f"'{source}' has a header but no data rows", "Add rows below the header")
+    return df
+
+
+# -- labels ----------------------------------------------------------------------------------------
+def _normalise_labels(labels: "Any", source: str) -> tuple["Any", list[str]]:
+    """Strip whitespace; fold case when values differ only by case. Returns (labels, notes)."""
+    notes = []
+    stripped = labels.str.strip()
+    n_ws = int((stripped != labels).sum())
+    if n_ws:
+        notes.append(f"{source}: stripped surrounding whitespace from {n_ws} label(s)")
+    distinct = set(stripped[stripped != ""].unique())
+    folded = {v.casefold() for v in distinct}
+    if len(folded) < len(distinct):
+        # Use the most frequent spelling of each case-folded value as its canonical name.
+        counts = stripped.value_counts()
+        canonical: dict[str, str] = {}
+        for value in counts.index:
+            canonical.setdefault(value.casefold(), value)
+        n_case = int(sum(1 for v in stripped if v and canonical[v.casefold()] != v))
+        stripped = stripped.map(lambda v: canonical.get(v.casefold(), v) if v else v)
+        notes.append(f"{source}: merged {n_case} label(s) that differed only in letter case")
+    return stripped, notes
+
+
+def choose_encoding(values: Sequence[str], positive_label: str | None, source: str) -> LabelEncoding:
+    """Decide which of the two label values is positive; refuse one or more than two classes."""
+    distinct = sorted(set(values))
+    if len(distinct) < 2:
+        only = distinct[0] if distinct else "nothing"
+        raise DataError(f"'{source}' has only one label value ({only!r}); a classifier needs two",
+                        "Add examples of the other class")
+    if len(distinct) > 2:
+        shown = ", ".join(repr(v) for v in distinct[:6]) + (", ..." if len(distinct) > 6 else "")
+        raise DataError(f"'{source}' has {len(distinct)} label values ({shown}); only two classes are supported",
+                        "Map the labels to two values, or drop the extra classes")
+    if positive_label is not None:
+        if positive_label not in distinct:
+            raise DataError(f"positive label {positive_label!r} is not among the labels {distinct}",
+                            "Set data.positive_label to one of them")
+        positive = positive_label
+    else:
+        named = [v for v in distinct if v.casefold() in POSITIVE_NAMES]
+        if len(named) == 1:
+            positive = named[0]
+        else:
+            positive = distinct[1]
+            log.warning("%s: treating %r as the positive class (set data.positive_label to change it)",
+                        source, positive)
+    negative = distinct[0] if distinct[1] == positive else distinct[1]
+    return LabelEncoding(negative=negative, positive=positive)
+
+
+def load_labeled(path: str | Path, text_column: str, label_column: str, *,
+                 positive_label: str | None = None,
+                 encoding: LabelEncoding | None = None) -> LabeledData:
+    """Read texts and binary labels. With `encoding` (from a trained model) labels must match it."""
+    source = str(path)
+    df = read_table(path, [text_column, label_column])
+    texts, labels = df[text_column], df[label_column]
+    labels, notes = _normalise_labels(labels, source)
+    no_label = labels == ""
+    empty = texts.str.strip() == ""
+    skipped_empty = int((empty & ~no_label).sum())
+    skipped_no_label = int(no_label.sum())
+    keep = ~(empty | no_label)
+    if skipped_empty:
+        log.warning("%s: skipped %d row(s) with an empty or missing text", source, skipped_empty)
+    if skipped_no_label:
+        log.warning("%s: skipped %d row(s) with an empty or missing label", source, skipped_no_label)
+    texts, labels = texts[keep], labels[keep]
+    if len(texts) == 0:
+        raise DataError(f"'{source}' has no rows with both a text and a label",
+                        f"Check that column {text_column!r} holds the review text")
+    for note in notes:
+        log.warning(note)
+    if encoding is None:
+        encoding = choose_encoding(labels.tolist(), positive_label, source)
+    else:
+        unknown = sorted(set(labels.unique()) - {encoding.positive, encoding.negative})
+        if unknown:
+            shown = ", ".join(repr(v) for v in unknown[:5])
+            raise DataError(f"'{source}' has label value(s) {shown} the model was not trained on "
+                            f"(it knows {encoding.negative!r} and {encoding.positive!r})",
+                            "Use the same label values as the training data")
+    y = (labels == encoding.positive).to_numpy(dtype=np.int32)
+    return LabeledData(texts=texts.tolist(), y=y, encoding=encoding, source=source,
+                       skipped_empty=skipped_empty, skipped_no_label=skipped_no_label, notes=notes)
+
+
+def file_sha256(path: str | Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

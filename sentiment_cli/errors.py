@@ -1,0 +1,39 @@
+"""Domain errors, raised deep in the library and turned into one-line messages once, in cli.py.
+
+Each error carries a `hint` (the fix) so the CLI can print "problem. fix" without knowing where
+the error came from. Library callers get ordinary exceptions with the same text.
+"""
+
+from __future__ import annotations
+
+
+class SentimentError(Exception):
+    """Base class: a problem the user can fix. `exit_code` follows click (1 failure, 2 usage)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}. {self.hint}" if self.hint else self.message
+
+
+class ConfigError(SentimentError):
+    """An invalid config file, key, type or value."""
+
+    exit_code = 2
+
+
+class DataError(SentimentError):
+    """An input table or text stream that cannot be used as given."""
+
+
+class ArtifactError(SentimentError):
+    """A model directory that is missing, incomplete, tampered with or unsafe to load."""
+
+
+class NotFittedError(SentimentError, ValueError):
+    """A tokenizer used before `fit` (scikit-learn's name for the same mistake)."""

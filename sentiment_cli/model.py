@@ -1,0 +1,82 @@
+"""The classifier: Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid). No I/O.
+
+One function builds every architecture the configs name (SimpleRNN, GRU, LSTM; bidirectional;
+stacked) so that comparisons differ only in the config. Pooling over time (max/avg) instead of the
+last state lets the classifier use evidence anywhere in a long review and converges faster.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sentiment_cli.config import ModelConfig, TrainingConfig
+
+log = logging.getLogger("sentiment")
+
+
+def cudnn_blockers(cfg: ModelConfig) -> list[str]:
+    """Config settings that stop Keras from using the fused cuDNN kernel on a GPU."""
+    reasons = []
+    if cfg.cell == "simple_rnn":
+        reasons.append("model.cell=simple_rnn has no cuDNN kernel")
+    if cfg.recurrent_dropout > 0:
+        reasons.append("model.recurrent_dropout > 0")
+    return reasons
+
+
+def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int) -> Any:
+    """An uncompiled keras.Model taking int32 id rows of any length."""
+    import keras
+    from keras import layers
+
+    cells = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.SimpleRNN}
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = layers.Embedding(vocab_size, cfg.embedding_dim, mask_zero=cfg.mask, name="embedding")(inputs)
+    for i in range(cfg.layers):
+        last = i == cfg.layers - 1
+        rnn = cells[cfg.cell](
+            cfg.units,
+            return_sequences=not (last and cfg.pooling == "last"),
+            recurrent_dropout=cfg.recurrent_dropout,
+            seed=seed + i,
+            name=f"{cfg.cell}_{i + 1}",
+        )
+        if cfg.bidirectional:
+            rnn = layers.Bidirectional(rnn, name=f"bidirectional_{cfg.cell}_{i + 1}")
+        x = rnn(x)
+    if cfg.pooling in ("max", "max_avg"):
+        pooled = [layers.GlobalMaxPooling1D(name="max_pool")(x)]
+        if cfg.pooling == "max_avg":
+            pooled.append(layers.GlobalAveragePooling1D(name="avg_pool")(x))
+            x = layers.Concatenate(name="pools")(pooled)
+        else:
+            x = pooled[0]
+    elif cfg.pooling == "avg":
+        x = layers.GlobalAveragePooling1D(name="avg_pool")(x)
+    if cfg.dropout > 0:
+        x = layers.Dropout(cfg.dropout, seed=seed, name="dropout")(x)
+    # float32 output even under mixed precision: a float16 sigmoid saturates and breaks the loss.
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=f"sentiment_{cfg.cell}")
+
+
+def make_optimizer(cfg: TrainingConfig) -> Any:
+    import keras
+
+    kwargs: dict[str, Any] = {"learning_rate": cfg.learning_rate}
+    if cfg.clipnorm is not None:
+        kwargs["clipnorm"] = cfg.clipnorm
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+               "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+    return classes[cfg.optimizer](**kwargs)
+
+
+def compile_model(model: Any, cfg: TrainingConfig) -> Any:
+    model.compile(optimizer=make_optimizer(cfg), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def count_params(model: Any) -> int:
+    return int(model.count_params())

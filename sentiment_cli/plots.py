@@ -1,0 +1,110 @@
+"""PNG plots for a model directory and for `evaluate --plots`, with a non-interactive backend.
+
+Learning curves show over- or under-fitting at a glance; ROC, precision-recall, confusion matrix and
+the reliability diagram show how a threshold and the calibration behave.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # never open a window; works on headless CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return str(path)
+
+
+def learning_curves(path: Path, history: dict[str, list[float]]) -> str:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        epochs = range(1, len(history.get(metric, [])) + 1)
+        ax.plot(epochs, history.get(metric, []), "o-", label="train")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], "o-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend()
+    return _save(fig, path)
+
+
+def confusion(path: Path, y: np.ndarray, p: np.ndarray, threshold: float) -> str:
+    from sklearn.metrics import confusion_matrix
+
+    plt = _pyplot()
+    cm = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1])
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", color="black")
+    ax.set_xticks([0, 1], ["negative", "positive"])
+    ax.set_yticks([0, 1], ["negative", "positive"])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"threshold {threshold:.2f}")
+    return _save(fig, path)
+
+
+def roc_pr(directory: Path, y: np.ndarray, p: np.ndarray) -> list[str]:
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    plt = _pyplot()
+    fpr, tpr, _ = roc_curve(y, p)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot(fpr, tpr, label=f"AUC {auc(fpr, tpr):.3f}")
+    ax.plot([0, 1], [0, 1], "--", color="grey")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend()
+    out = [_save(fig, directory / "roc.png")]
+    prec, rec, _ = precision_recall_curve(y, p)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot(rec, prec)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    out.append(_save(fig, directory / "precision_recall.png"))
+    return out
+
+
+def reliability(path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10) -> str:
+    from sentiment_cli.metrics import expected_calibration_error, reliability_bins
+
+    plt = _pyplot()
+    rows = [r for r in reliability_bins(y, p, bins) if r["n"]]
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
+    ax.plot([r["mean_score"] for r in rows], [r["positive_rate"] for r in rows], "o-",
+            label=f"model (ECE {expected_calibration_error(y, p, bins):.3f})")
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("fraction positive")
+    ax.legend()
+    return _save(fig, path)
+
+
+def training_plots(directory: Path, history: dict[str, list[float]], y: np.ndarray, p: np.ndarray,
+                   threshold: float) -> list[str]:
+    """Learning curves plus validation-split confusion, ROC and PR curves."""
+    out = [learning_curves(directory / "learning_curves.png", history),
+           confusion(directory / "confusion_matrix.png", y, p, threshold)]
+    return out + roc_pr(directory, y, p)
+
+
+def evaluation_plots(directory: Path, y: np.ndarray, p: np.ndarray, threshold: float) -> list[str]:
+    """Confusion matrix, ROC, PR and reliability diagram for an evaluated file."""
+    out = [confusion(directory / "confusion_matrix.png", y, p, threshold)]
+    return out + roc_pr(directory, y, p) + [reliability(directory / "reliability.png", y, p)]

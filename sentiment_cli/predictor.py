@@ -1,0 +1,163 @@
+"""The light inference path: tokenizer + numpy padding + ONNX Runtime, never TensorFlow.
+
+`Predictor.from_dir(model_dir)` is all a Spark, Ray or Dask worker needs: it loads three small
+files and an ONNX session in well under a second and scores batches of raw strings. A directory
+without `model.onnx` (older, or imported) falls back to Keras, with a note on stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from sentiment_cli import artifacts
+from sentiment_cli.data import LabelEncoding
+from sentiment_cli.errors import ArtifactError
+from sentiment_cli.metrics import apply_temperature
+from sentiment_cli.tokenizer import Tokenizer
+
+log = logging.getLogger("sentiment")
+DEFAULT_THREADS = min(os.cpu_count() or 1, 4)
+
+
+@dataclass
+class Decision:
+    """How a probability becomes a label: stored at train time in labels.json."""
+
+    encoding: LabelEncoding
+    threshold: float = 0.5
+    temperature: float = 1.0
+
+    @classmethod
+    def load(cls, path: Path) -> "Decision":
+        data = artifacts.read_json(path)
+        try:
+            return cls(LabelEncoding.from_dict(data), float(data.get("threshold", 0.5)),
+                       float(data.get("temperature", 1.0)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ArtifactError(f"'{path}' has an unexpected layout ({exc})", "Re-train the model") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.encoding.to_dict(), "threshold": self.threshold, "temperature": self.temperature}
+
+
+def onnx_runner(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
+        raise ArtifactError(f"cannot load '{path}' ({str(exc).splitlines()[0]})",
+                            "Restore model.onnx or re-train the model") from None
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0].reshape(-1)
+
+
+def keras_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    from sentiment_cli.training import quiet_tensorflow
+
+    quiet_tensorflow()
+    model = load_keras_model(path)
+    return lambda x: np.asarray(model.predict(x, batch_size=len(x) or 1, verbose=0)).reshape(-1)
+
+
+def load_keras_model(path: Path) -> Any:
+    """Load a .keras file with safe_mode on: a Lambda layer or other custom code is refused."""
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except ValueError as exc:
+        text = str(exc)
+        if "safe_mode" in text or "Lambda" in text or "lambda" in text:
+            raise ArtifactError(f"'{path}' contains code (a Lambda layer or custom object) and will not be "
+                                "loaded", "Only load models you trust; this tool never runs code from a model file") from None
+        raise ArtifactError(f"cannot load '{path}' ({text.splitlines()[0][:200]})",
+                            "Restore model.keras or re-train the model") from None
+    except (OSError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"cannot load '{path}' ({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})",
+                            "Restore model.keras or re-train the model") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends from a damaged archive
+        raise ArtifactError(f"cannot load '{path}' ({type(exc).__name__}: {str(exc)[:200]})",
+                            "Restore model.keras or re-train the model") from None
+
+
+class Predictor:
+    """Raw strings -> positive-class probabilities -> labels, for one model directory."""
+
+    def __init__(self, tokenizer: Tokenizer, decision: Decision, runner: Callable[[np.ndarray], np.ndarray],
+                 backend: str, model_dir: Path | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.decision = decision
+        self._run = runner
+        self.backend = backend
+        self.model_dir = model_dir
+
+    @classmethod
+    def from_dir(cls, model_dir: str | Path, *, backend: str = "auto",
+                 threads: int = DEFAULT_THREADS) -> "Predictor":
+        """Verify and load a model directory; `backend` is auto, onnx or keras."""
+        model_dir = Path(model_dir)
+        onnx_path = model_dir / artifacts.MODEL_ONNX
+        use_onnx = backend == "onnx" or (backend == "auto" and onnx_path.is_file())
+        model_file = artifacts.MODEL_ONNX if use_onnx else artifacts.MODEL_KERAS
+        artifacts.check_model_dir(model_dir, files=(artifacts.TOKENIZER, artifacts.LABELS, model_file))
+        tokenizer = Tokenizer.load(model_dir / artifacts.TOKENIZER)
+        decision = Decision.load(model_dir / artifacts.LABELS)
+        if use_onnx:
+            if not onnx_path.is_file():
+                raise ArtifactError(f"'{onnx_path}' is missing", "Use --backend keras or re-train the model")
+            runner = onnx_runner(onnx_path, threads)
+        else:
+            if backend == "auto":
+                log.warning("no %s in '%s'; using Keras (slower start)", artifacts.MODEL_ONNX, model_dir)
+            runner = keras_runner(model_dir / artifacts.MODEL_KERAS)
+        return cls(tokenizer, decision, runner, "onnx" if use_onnx else "keras", model_dir)
+
+    @property
+    def maxlen(self) -> int:
+        return int(self.tokenizer.maxlen or 0)
+
+    def score_ids(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for already-encoded rows, clipped to [0, 1]."""
+        if len(x) == 0:
+            return np.zeros(0, dtype=np.float64)
+        p = self._run(np.ascontiguousarray(x, dtype=np.int32)).astype(np.float64)
+        return np.clip(apply_temperature(p, self.decision.temperature), 0.0, 1.0)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.score_ids(self.tokenizer.encode(texts))
+
+    def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, token counts before truncation) for a batch of texts."""
+        x, lengths = self.tokenizer.encode_with_lengths(texts)
+        return self.score_ids(x), lengths
+
+    def label(self, p: float, threshold: float | None = None) -> str:
+        t = self.decision.threshold if threshold is None else threshold
+        return self.decision.encoding.name(p >= t)
+
+    def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[dict[str, Any]]:
+        """One {'text', 'label', 'score'} record per text, in order."""
+        p = self.predict_proba(texts)
+        return [{"text": t, "label": self.label(s, threshold), "score": float(s)} for t, s in zip(texts, p)]
+
+
+def iter_batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

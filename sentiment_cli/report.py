@@ -1,0 +1,95 @@
+"""Output formatting: evaluation tables and prediction records (text, JSON lines, CSV).
+
+Kept apart from cli.py so the formats can be tested without a terminal, and kept light (no numpy
+needed) because `predict` writes through it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Any, Iterable, TextIO
+
+METRIC_ROWS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "brier", "ece")
+CSV_FIELDS = ("id", "text", "label", "score", "confidence", "status")
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def format_evaluation(report: dict[str, Any]) -> str:
+    """A human-readable table of an `api.evaluate` report."""
+    lines = [f"{name:<18} {_num(report.get(name))}" for name in METRIC_ROWS]
+    lines += [f"{'n':<18} {report['n']}", f"{'threshold':<18} {report['threshold']:.4f}",
+              f"{'truncated':<18} {report.get('truncated', 0)}"]
+    (tn, fp), (fn, tp) = report["confusion_matrix"]
+    width = max(len(str(v)) for v in (tn, fp, fn, tp)) + 2
+    lines += ["", "confusion matrix    pred 0" + " " * (width - 2) + "pred 1",
+              f"  true 0 (negative) {tn:>{width}}    {fp:>{width}}",
+              f"  true 1 (positive) {fn:>{width}}    {tp:>{width}}"]
+    if "sweep" in report:
+        lines += ["", "threshold  precision  recall     f1         accuracy"]
+        for row in report["sweep"]:
+            mark = "  <- best F1" if row["best_f1"] else ""
+            lines.append(f"{row['threshold']:<10.2f} {row['precision']:<10.4f} {row['recall']:<10.4f} "
+                         f"{row['f1']:<10.4f} {row['accuracy']:<10.4f}{mark}")
+    if "slices" in report:
+        lines += ["", "slice                          n        accuracy"]
+        for row in report["slices"]:
+            lines.append(f"{row['slice']:<30} {row['n']:<8} {_num(row['accuracy'])}")
+    if "plots" in report:
+        lines += ["", "plots: " + ", ".join(report["plots"])]
+    return "\n".join(lines) + "\n"
+
+
+def _text_line(record: dict[str, Any]) -> str:
+    if record["status"] != "ok":
+        return "-\t-"
+    line = f"{record['label']}\t{record['score']:.4f}"
+    if "explanation" in record:
+        exp = record["explanation"]
+        pos = " ".join(f"{t['token']}({t['effect']:+.3f})" for t in exp["positive"])
+        neg = " ".join(f"{t['token']}({t['effect']:+.3f})" for t in exp["negative"])
+        line += f"\t+[{pos}]\t-[{neg}]"
+    return line
+
+
+class RecordWriter:
+    """Writes prediction records as they arrive, flushing every `flush_every` records."""
+
+    def __init__(self, out: TextIO, fmt: str, progress: bool = False) -> None:
+        self.out = out
+        self.fmt = fmt
+        self.progress = progress
+        self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+
+    def write_all(self, records: Iterable[dict[str, Any]], flush_every: int = 256) -> int:
+        n = 0
+        if self._csv is not None:
+            self._csv.writerow(CSV_FIELDS)
+        for record in records:
+            self.write(record)
+            n += 1
+            if n % flush_every == 0:
+                self.out.flush()
+                if self.progress:
+                    sys.stderr.write(f"\rsentiment: scored {n:,} texts")
+                    sys.stderr.flush()
+        self.out.flush()
+        if self.progress and n >= flush_every:
+            sys.stderr.write(f"\rsentiment: scored {n:,} texts\n")
+        return n
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.fmt == "json":
+            self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif self._csv is not None:
+            self._csv.writerow([_csv_value(record.get(k)) for k in CSV_FIELDS])
+        else:
+            self.out.write(_text_line(record) + "\n")
+
+
+def _csv_value(value: Any) -> Any:
+    return "" if value is None else f"{value:.6f}" if isinstance(value, float) else value

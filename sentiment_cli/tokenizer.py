@@ -1,0 +1,244 @@
+"""The preprocessing stage: Keras `Tokenizer` and `pad_sequences` semantics, without Keras.
+
+Keras 3 removed `keras.preprocessing.text.Tokenizer`; models trained with the lecture recipe depend
+on its exact behaviour (frequency-ranked ids, ties in first-seen order, `num_words` as an exclusive
+id bound, id 1 for the OOV token). This module reproduces it in plain Python/numpy, which also keeps
+TensorFlow off the prediction path. Tests check it token-for-token against tf-keras.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict, defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from sentiment_cli.errors import ArtifactError, NotFittedError
+
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+FORMAT = "sentiment-tokenizer"
+FORMAT_VERSION = 1
+_HTML_TAG = re.compile(r"<[^<>]{0,200}>")
+
+
+def text_to_word_sequence(text: str, filters: str = KERAS_FILTERS, lower: bool = True,
+                          split: str = " ") -> list[str]:
+    """Keras' word splitter: lower-case, map every filter character to `split`, drop empties."""
+    if lower:
+        text = text.lower()
+    text = text.translate(str.maketrans({c: split for c in filters}))
+    return [w for w in text.split(split) if w]
+
+
+def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int | None = None, *,
+                  padding: str = "pre", truncating: str = "pre", value: int = 0,
+                  dtype: str = "int32") -> np.ndarray:
+    """`keras.utils.pad_sequences` for integer id lists: same shapes, same pre/post rules."""
+    if padding not in ("pre", "post") or truncating not in ("pre", "post"):
+        raise ValueError(f"padding and truncating must be 'pre' or 'post', got {padding!r}, {truncating!r}")
+    if maxlen is None:
+        maxlen = max((len(s) for s in sequences), default=0)
+    out = np.full((len(sequences), maxlen), value, dtype=dtype)
+    if maxlen == 0:
+        return out
+    for row, seq in enumerate(sequences):
+        if not len(seq):
+            continue
+        trunc = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        if padding == "post":
+            out[row, : len(trunc)] = trunc
+        else:
+            out[row, -len(trunc):] = trunc
+    return out
+
+
+class Tokenizer:
+    """Word-level tokenizer with the semantics of `tf_keras.preprocessing.text.Tokenizer`.
+
+    Parameters are stored as given (scikit-learn style); `fit` learns `word_index_`,
+    `word_counts_`, `word_docs_` and `document_count_`. `transform` is Keras'
+    `texts_to_sequences`; `encode` adds padding to `maxlen` for the model.
+
+    `strip_html` is the one addition: when true, HTML tags (`<br />` in IMDB) become spaces before
+    Keras' splitting, so they do not turn into the word "br".
+
+    Example
+    -------
+    >>> tok = Tokenizer(num_words=4, oov_token="<OOV>").fit(["good good film", "bad film"])
+    >>> tok.transform(["good bad awful"])
+    [[3, 1, 1]]
+    """
+
+    def __init__(self, *, num_words: int | None = None, filters: str = KERAS_FILTERS,
+                 lower: bool = True, split: str = " ", oov_token: str | None = None,
+                 strip_html: bool = False, maxlen: int | None = None, padding: str = "pre",
+                 truncating: str = "pre") -> None:
+        self.num_words = num_words
+        self.filters = filters
+        self.lower = lower
+        self.split = split
+        self.oov_token = oov_token
+        self.strip_html = strip_html
+        self.maxlen = maxlen
+        self.padding = padding
+        self.truncating = truncating
+
+    # -- learning -----------------------------------------------------------------------------
+    def words(self, text: str) -> list[str]:
+        """Split one text exactly as fit/transform do."""
+        if self.strip_html:
+            text = _HTML_TAG.sub(" ", text)
+        return text_to_word_sequence(text, self.filters, self.lower, self.split)
+
+    def fit(self, texts: Iterable[str]) -> "Tokenizer":
+        """Learn the vocabulary: ids ranked by frequency, ties in order of first appearance."""
+        _check_texts(texts)
+        counts: OrderedDict[str, int] = OrderedDict()
+        docs: defaultdict[str, int] = defaultdict(int)
+        n_docs = 0
+        for text in texts:
+            n_docs += 1
+            seq = self.words(text)
+            for w in seq:
+                counts[w] = counts.get(w, 0) + 1
+            for w in set(seq):
+                docs[w] += 1
+        # sorted() is stable, which is what makes Keras' tie order "first seen first".
+        ranked = sorted(counts.items(), key=lambda wc: wc[1], reverse=True)
+        vocab = ([self.oov_token] if self.oov_token is not None else []) + [w for w, _ in ranked]
+        self.word_index_ = dict(zip(vocab, range(1, len(vocab) + 1)))
+        self.word_counts_ = dict(counts)
+        self.word_docs_ = dict(docs)
+        self.document_count_ = n_docs
+        self._build_lookup()
+        return self
+
+    def _build_lookup(self) -> None:
+        # Only ids the model can see go into the lookup; everything else maps to OOV (or is dropped).
+        limit = self.num_words if self.num_words else None
+        self._lookup = {w: i for w, i in self.word_index_.items() if limit is None or i < limit}
+        self._oov_id = self.word_index_.get(self.oov_token) if self.oov_token is not None else None
+
+    # -- applying ------------------------------------------------------------------------------
+    def transform(self, texts: Iterable[str]) -> list[list[int]]:
+        """Texts -> lists of word ids (Keras `texts_to_sequences`)."""
+        self._check_fitted()
+        _check_texts(texts)
+        lookup, oov = self._lookup, self._oov_id
+        out = []
+        for text in texts:
+            ids = [lookup.get(w, oov) for w in self.words(text)]
+            out.append(ids if oov is not None else [i for i in ids if i is not None])
+        return out
+
+    texts_to_sequences = transform
+
+    def fit_transform(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.fit(texts).transform(texts)
+
+    def encode(self, texts: Iterable[str]) -> np.ndarray:
+        """Texts -> int32 array (n, maxlen), ready for the model."""
+        return pad_sequences(self.transform(texts), self.maxlen, padding=self.padding,
+                             truncating=self.truncating)
+
+    def encode_with_lengths(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Like `encode`, also returning each text's token count before truncation."""
+        seqs = self.transform(texts)
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        return pad_sequences(seqs, self.maxlen, padding=self.padding, truncating=self.truncating), lengths
+
+    @property
+    def vocabulary_size(self) -> int:
+        """Size of the id space the embedding layer needs (ids 0..size-1)."""
+        self._check_fitted()
+        return self.num_words if self.num_words else len(self.word_index_) + 1
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "word_index_"):
+            raise NotFittedError("Tokenizer vocabulary not fitted", "Call fit(texts) first")
+
+    # -- persistence ---------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("num_words", "filters", "lower", "split", "oov_token",
+                                               "strip_html", "maxlen", "padding", "truncating")}
+
+    def to_dict(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {"format": FORMAT, "version": FORMAT_VERSION, "config": self.get_params(),
+                "document_count": self.document_count_, "word_index": self.word_index_,
+                "word_counts": self.word_counts_, "word_docs": self.word_docs_}
+
+    def to_json(self) -> str:
+        """Human-readable JSON (settings, then the vocabulary in id order)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Tokenizer":
+        """Read our JSON, or the JSON written by tf-keras' `Tokenizer.to_json()`."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ArtifactError(f"tokenizer JSON is not valid JSON ({exc})",
+                                "Re-train or restore tokenizer.json") from None
+        try:
+            if isinstance(data, dict) and data.get("class_name") == "Tokenizer":
+                return cls._from_keras(data["config"])
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise ValueError("not a sentiment or tf-keras tokenizer")
+            tok = cls(**data["config"])
+            tok.word_index_ = {str(w): int(i) for w, i in data["word_index"].items()}
+            tok.word_counts_ = {str(w): int(c) for w, c in data["word_counts"].items()}
+            tok.word_docs_ = {str(w): int(c) for w, c in data["word_docs"].items()}
+            tok.document_count_ = int(data["document_count"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ArtifactError(f"tokenizer JSON has an unexpected layout ({exc})",
+                                "Re-train or restore tokenizer.json") from None
+        tok._validate_loaded()
+        tok._build_lookup()
+        return tok
+
+    @classmethod
+    def _from_keras(cls, config: dict[str, Any]) -> "Tokenizer":
+        if config.get("char_level"):
+            raise ValueError("char_level tokenizers are not supported")
+        tok = cls(num_words=config.get("num_words"), filters=config.get("filters", KERAS_FILTERS),
+                  lower=config.get("lower", True), split=config.get("split", " "),
+                  oov_token=config.get("oov_token"))
+        tok.word_index_ = {str(w): int(i) for w, i in json.loads(config["word_index"]).items()}
+        tok.word_counts_ = dict(json.loads(config["word_counts"]))
+        tok.word_docs_ = dict(json.loads(config["word_docs"]))
+        tok.document_count_ = int(config.get("document_count", 0))
+        tok._validate_loaded()
+        tok._build_lookup()
+        return tok
+
+    def _validate_loaded(self) -> None:
+        ids = self.word_index_.values()
+        if any(i < 1 for i in ids):
+            raise ValueError("word ids must be >= 1 (0 is padding)")
+        if self.num_words is not None and (not isinstance(self.num_words, int) or self.num_words < 1):
+            raise ValueError(f"num_words must be a positive integer, got {self.num_words!r}")
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Tokenizer":
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ArtifactError(f"tokenizer file '{path}' is missing",
+                                "Point --model at a directory written by 'sentiment train'") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ArtifactError(f"cannot read tokenizer file '{path}' ({exc})",
+                                "Re-train or restore tokenizer.json") from None
+        return cls.from_json(text)
+
+
+def _check_texts(texts: Any) -> None:
+    # The classic mistake: one string is an iterable of characters, which would "work" silently.
+    if isinstance(texts, (str, bytes)):
+        raise ValueError("Iterable over raw text documents expected, string object received.")
