@@ -101,6 +101,11 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         "train_rows": len(data),
         "devices": result.devices,
     }
+    if getattr(result, "val_p_raw", None) is not None:
+        # Before/after temperature scaling on the same held-out rows: did calibration help?
+        from sentiment_cli.metrics import expected_calibration_error
+
+        metrics["validation"]["ece_raw"] = expected_calibration_error(result.val_y, result.val_p_raw)
     if test is not None:
         x, lengths = result.tokenizer.encode_with_lengths(test.texts)
         with native_stderr_silenced():

@@ -133,6 +133,12 @@ def _check_value(path: str, value: Any, meta: dict[str, Any]) -> Any:
         raise ConfigError(f"config key '{path}' may not be null", "Give it a value or delete the line")
     kind = meta["kind"]
     kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds and str not in kinds and isinstance(value, str):
+        # PyYAML follows YAML 1.1, where 1e-4 (no dot) is a string, not a number.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     # bool is an int in Python; "epochs: true" is still a mistake.
     if isinstance(value, bool) and bool not in kinds:
         ok = False
@@ -215,6 +221,11 @@ def parse_override(item: str) -> dict[str, dict[str, Any]]:
         value = yaml.safe_load(raw) if raw.strip() else raw
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-4 as a string; on the command line it is clearly a number
+            value = float(value) if any(c in value.lower() for c in ".e") else value
+        except ValueError:
+            pass
     return {parts[0]: {parts[1]: value}}
 
 

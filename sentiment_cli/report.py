@@ -84,11 +84,20 @@ class RecordWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         if self.fmt == "json":
-            self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.out.write(json_line(record))
         elif self._csv is not None:
             self._csv.writerow([_csv_value(record.get(k)) for k in CSV_FIELDS])
         else:
             self.out.write(_text_line(record) + "\n")
+
+
+# Characters that str.splitlines() and some JSON-lines readers treat as line ends: escape them so
+# one record is always exactly one physical line.
+_LINE_BREAKERS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n"
 
 
 def _csv_value(value: Any) -> Any:

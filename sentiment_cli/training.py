@@ -43,6 +43,7 @@ class TrainOutput:
     best_epoch: int
     params: int
     devices: dict[str, Any] = field(default_factory=dict)
+    val_p_raw: np.ndarray | None = None  # before temperature scaling: metrics.json reports both ECEs
 
 
 @contextlib.contextmanager
@@ -81,7 +82,6 @@ def quiet_tensorflow() -> None:
         return
     import warnings
 
-    warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export.*")
     with native_stderr_silenced():
         import tensorflow as tf
@@ -237,8 +237,9 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
 
     start = time.perf_counter()
     with stdout_to_stderr():
+        # shuffle=False: the tf.data pipeline already reshuffles every epoch (seeded).
         hist = model.fit(train_ds, validation_data=val_ds, epochs=tc.epochs, callbacks=callbacks,
-                         verbose=verbose)
+                         verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     val_losses = history.get("val_loss", [])
@@ -250,6 +251,6 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     p_va = apply_temperature(p_raw, temperature)
     threshold = choose_threshold(y_va, p_va, tc.threshold)
     return TrainOutput(model=model, tokenizer=tokenizer, history=history, val_y=y_va, val_p=p_va,
-                       threshold=threshold, temperature=temperature, seconds=seconds,
+                       val_p_raw=p_raw, threshold=threshold, temperature=temperature, seconds=seconds,
                        epochs_run=len(val_losses), best_epoch=best_epoch, params=count_params(model),
                        devices={"strategy": "default", "devices": [d.name for d in tf.config.list_logical_devices()]})
