@@ -30,13 +30,19 @@ ONNX_TOLERANCE = 1e-5
 # -- train -----------------------------------------------------------------------------------------
 def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str | Path | None = None,
           force: bool = False, resume: bool = False, tensorboard: str | Path | None = None,
-          plots: bool = True, verbose: int | None = None) -> dict[str, Any]:
+          plots: bool = True, verbose: int | None = None, baseline: bool = False) -> dict[str, Any]:
     """Train on `data_path` and write a complete model directory at `out`; return metrics.json.
 
     `out` is checked before any work and replaced atomically at the end: an error or interrupt
-    at any point leaves what was there before.
+    at any point leaves what was there before. `baseline` adds a `baseline` section: TF-IDF +
+    logistic regression fitted on the same validation split and scored on the same test file.
     """
     out = Path(out)
+    from sentiment_cli.distribute import worker_role
+
+    role = worker_role(cfg)
+    if role is not None:  # multi_worker: this worker trains in step with the chief, which writes `out`
+        return _train_worker(cfg, data_path, out, role, resume=resume, verbose=verbose)
     artifacts.check_out_dir(out, force)
     with artifacts.out_dir_lock(out):
         dc = cfg.data
@@ -47,14 +53,41 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
 
         from sentiment_cli import training
 
-        result = training.train(cfg, data, backup_dir=backup, verbose=verbose,
-                                tensorboard_dir=Path(tensorboard) if tensorboard else None)
+        try:
+            result = training.train(cfg, data, backup_dir=backup, verbose=verbose,
+                                    tensorboard_dir=Path(tensorboard) if tensorboard else None)
+        except KeyboardInterrupt:
+            _log_resume_hint(out, backup)
+            raise
         metrics = _train_metrics(result, cfg, data, test)
+        if baseline:
+            from sentiment_cli.baseline import fit_baseline
+
+            metrics["baseline"] = fit_baseline(cfg, data, test)
         with artifacts.staged_dir(out, force) as tmp:
             _write_model_dir(tmp, result, cfg, data, test, metrics, data_path, test_data, plots)
         _clear_resume_dir(backup)
     log.info("wrote %s", out)
     return metrics
+
+
+def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int, int], *,
+                  resume: bool, verbose: int | None) -> dict[str, Any]:
+    """Train as multi_worker worker `role` = (index, count): no check, lock or write at `out`.
+
+    Its --resume state lives beside `out` under its own name (.NAME.worker1.resume: workers may
+    share a filesystem) and is deleted when training ends. Returns validation metrics only.
+    """
+    from sentiment_cli import training
+
+    dc = cfg.data
+    data = load_labeled(data_path, dc.text_column, dc.label_column, positive_label=dc.positive_label)
+    backup = _resume_dir(out.with_name(f"{out.name}.worker{role[0]}"), cfg, data_path, resume)
+    result = training.train(cfg, data, backup_dir=backup, verbose=verbose)
+    _clear_resume_dir(backup)
+    log.info("worker %d of %d done; the chief writes the model directory (nothing written at %s)",
+             role[0] + 1, role[1], out)
+    return _train_metrics(result, cfg, data, None)
 
 
 def _resume_dir(out: Path, cfg: Config, data_path: str | Path, resume: bool) -> Path:
@@ -74,10 +107,25 @@ def _resume_dir(out: Path, cfg: Config, data_path: str | Path, resume: bool) -> 
         log.info("resuming the interrupted training of %s", out)
         return backup
     if backup.exists():
+        from sentiment_cli.resume import completed_epochs
+
+        if completed_epochs(backup):
+            log.warning("discarding the backup of an interrupted training of %s (%d epoch(s) done); "
+                        "--resume would have continued it", out, completed_epochs(backup))
         shutil.rmtree(backup)
     backup.mkdir(parents=True)
     artifacts.write_json(stamp_file, stamp)
     return backup
+
+
+def _log_resume_hint(out: Path, backup: Path) -> None:
+    """After Ctrl-C: say how far the backup got and how to continue from there."""
+    from sentiment_cli.resume import completed_epochs
+
+    done = completed_epochs(backup)
+    if done:
+        log.warning("training of %s stopped after epoch %d; continue it with the same command "
+                    "plus --resume", out, done)
 
 
 def _clear_resume_dir(backup: Path) -> None:
@@ -101,6 +149,8 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         "train_rows": len(data),
         "devices": result.devices,
     }
+    if getattr(result, "resumed_from", 0):
+        metrics["resumed_from_epoch"] = result.resumed_from  # epochs restored by --resume
     if getattr(result, "val_p_raw", None) is not None:
         # Before/after temperature scaling on the same held-out rows: did calibration help?
         from sentiment_cli.metrics import expected_calibration_error

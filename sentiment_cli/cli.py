@@ -169,10 +169,12 @@ def load_cli_config(config_path: str | None, overrides: Iterable[str], text_colu
 @click.option("--resume", is_flag=True, help="Continue an interrupted training of --out from its last epoch.")
 @click.option("--tensorboard", metavar="DIR", help="Write TensorBoard logs to DIR.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots in the model directory.")
+@click.option("--baseline", is_flag=True, help="Also fit TF-IDF + logistic regression on the same split "
+              "and report it beside the model (metrics.json 'baseline').")
 @quiet_option
 def train(data_path: str | None, test_data: str | None, config_path: str | None, out_dir: str,
           text_column: str | None, label_column: str | None, overrides: tuple[str, ...], force: bool,
-          resume: bool, tensorboard: str | None, no_plots: bool, quiet: bool) -> None:
+          resume: bool, tensorboard: str | None, no_plots: bool, baseline: bool, quiet: bool) -> None:
     """Train a classifier on a labelled CSV and write a model directory."""
     from sentiment_cli import api
 
@@ -187,11 +189,18 @@ def train(data_path: str | None, test_data: str | None, config_path: str | None,
         if test_data is None and project_file(BUNDLED_TEST):
             test_data = str(project_file(BUNDLED_TEST))
     metrics = api.train(cfg, data_path, out_dir, test_data=test_data, force=force, resume=resume,
-                        tensorboard=tensorboard, plots=not no_plots, verbose=0 if quiet else None)
-    summary = {"model": out_dir, "validation_accuracy": metrics["validation"]["accuracy"]}
+                        tensorboard=tensorboard, plots=not no_plots, verbose=0 if quiet else None,
+                        baseline=baseline)
+    wrote = metrics.get("devices", {}).get("chief", True)  # a multi_worker worker writes no model
+    summary = {"model": out_dir if wrote else None, "validation_accuracy": metrics["validation"]["accuracy"]}
     if "test" in metrics:
         summary["test_accuracy"] = metrics["test"]["accuracy"]
     summary["train_seconds"] = metrics["train_seconds"]
+    if "baseline" in metrics:
+        base = metrics["baseline"]
+        summary["baseline"] = {"model": base["model"], "validation_accuracy": base["validation"]["accuracy"],
+                               **({"test_accuracy": base["test"]["accuracy"]} if "test" in base else {}),
+                               "train_seconds": base["train_seconds"]}
     _emit(json.dumps(summary) + "\n")
 
 
@@ -273,6 +282,87 @@ def predict(model_dir: str, input_path: str | None, text_column: str | None, fmt
 
         raise DataError(f"no input texts in {stats.source}",
                         "Pipe one review per line on stdin, or pass --input PATH")
+
+
+# -- baseline and compare --------------------------------------------------------------------------
+def _data_or_bundled(data_path: str | None, test_data: str | None) -> tuple[str, str | None]:
+    """--data, or the bundled split (with its test file unless --test-data is given)."""
+    if data_path is not None:
+        return data_path, test_data
+    bundled = project_file(BUNDLED_TRAIN)
+    if bundled is None:
+        raise ConfigError("no --data given and the bundled data was not found",
+                          "Pass --data PATH, or run from the repository checkout")
+    bundled_test = project_file(BUNDLED_TEST)
+    return str(bundled), test_data if test_data is not None or bundled_test is None else str(bundled_test)
+
+
+@cli.command()
+@click.option("--data", "data_path", metavar="PATH", help=f"Training CSV/TSV (default: bundled {BUNDLED_TRAIN}).")
+@click.option("--test-data", metavar="PATH", help="Held-out CSV/TSV to report test metrics on "
+              f"(default with the bundled data: {BUNDLED_TEST}).")
+@text_col_option
+@label_col_option
+@config_option
+@set_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@quiet_option
+def baseline(data_path: str | None, test_data: str | None, text_column: str | None, label_column: str | None,
+             config_path: str | None, overrides: tuple[str, ...], fmt: str, quiet: bool) -> None:
+    """Fit the TF-IDF + logistic regression baseline; print its metrics.
+
+    \b
+    Word 1-2 grams (split like the tokenizer, HTML tags removed), sublinear tf, C=4; the same
+    validation split (training.validation_split, training.seed from --config/--set), threshold
+    rule and metrics as 'sentiment train'. A neural model should beat it.
+    """
+    from sentiment_cli.baseline import format_baseline, train_baseline
+
+    setup_logging(quiet)
+    data_path, test_data = _data_or_bundled(data_path, test_data)
+    cfg = load_cli_config(config_path, overrides, text_column, label_column)
+    report = train_baseline(data_path, test_data, cfg=cfg)
+    _emit(json.dumps(report) + "\n" if fmt == "json" else format_baseline(report))
+
+
+@cli.command()
+@click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
+@click.option("--data", "data_path", metavar="PATH", help=f"Training CSV/TSV (default: bundled {BUNDLED_TRAIN}).")
+@click.option("--test-data", metavar="PATH", help="Held-out CSV/TSV the table reports on "
+              f"(default with the bundled data: {BUNDLED_TEST}; none: the validation split).")
+@text_col_option
+@label_col_option
+@set_option
+@click.option("--out-dir", metavar="DIR", help="Keep one model directory per config in DIR "
+              "(default: a temporary directory, deleted afterwards).")
+@click.option("--force", is_flag=True, help="Replace existing model directories in --out-dir.")
+@click.option("--baseline", is_flag=True, help="Add the TF-IDF + logistic regression baseline as a row.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@quiet_option
+def compare(configs: tuple[str, ...], data_path: str | None, test_data: str | None, text_column: str | None,
+            label_column: str | None, overrides: tuple[str, ...], out_dir: str | None, force: bool,
+            baseline: bool, fmt: str, quiet: bool) -> None:
+    """Train each CONFIG on the same data and print one comparison table.
+
+    \b
+    CONFIG is a YAML path or a bundled name (simple_rnn, gru, lstm, bilstm, lecture, ...);
+    --set applies to every config. Example, the lecture's comparison on real data:
+      sentiment compare simple_rnn gru lstm --baseline
+    """
+    from sentiment_cli.compare import compare as run_compare
+    from sentiment_cli.compare import format_comparison
+
+    setup_logging(quiet)
+    data_path, test_data = _data_or_bundled(data_path, test_data)
+    extra = list(overrides)
+    if text_column:
+        extra.append(f"data.text_column={json.dumps(text_column)}")
+    if label_column:
+        extra.append(f"data.label_column={json.dumps(label_column)}")
+    paths = [resolve_config_path(c) for c in configs]
+    result = run_compare(paths, data_path, test_data, labels=list(configs), overrides=extra, out_dir=out_dir,
+                         force=force, baseline=baseline, verbose=0 if quiet else None)
+    _emit(json.dumps(result) + "\n" if fmt == "json" else format_comparison(result))
 
 
 # -- config ----------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ class TokenizerConfig:
     filters: str = _opt(KERAS_FILTERS, "characters turned into separators")
     split: str = _opt(" ", "word separator")
     strip_html: bool = _opt(True, "turn HTML tags such as <br /> into spaces before splitting")
-    maxlen: int = _opt(200, "tokens per review after padding/truncation", low=1)
+    maxlen: int = _opt(400, "tokens per review after padding/truncation", low=1)
     padding: str = _opt("pre", "where padding zeros go", choices=("pre", "post"))
     truncating: str = _opt("pre", "which end of a long review is cut (pre keeps the ending)",
                            choices=("pre", "post"))
@@ -52,10 +52,13 @@ class ModelConfig:
 
     embedding_dim: int = _opt(64, "embedding vector size", low=1)
     cell: str = _opt("lstm", "recurrent cell", choices=("lstm", "gru", "simple_rnn"))
-    units: int = _opt(64, "units per recurrent layer (per direction)", low=1)
+    units: int = _opt(32, "units per recurrent layer (per direction)", low=1)
     bidirectional: bool = _opt(False, "run each recurrent layer both ways")
     layers: int = _opt(1, "stacked recurrent layers", low=1, high=8)
-    dropout: float = _opt(0.3, "dropout before the output layer", kind=(int, float), low=0.0, high=0.95)
+    embedding_dropout: float = _opt(0.3, "drop whole embedding channels (SpatialDropout1D): the "
+                                    "embedding is most of the parameters and overfits first",
+                                    kind=(int, float), low=0.0, high=0.95)
+    dropout: float = _opt(0.5, "dropout before the output layer", kind=(int, float), low=0.0, high=0.95)
     recurrent_dropout: float = _opt(0.0, "dropout on recurrent state; > 0 rules out cuDNN on GPU",
                                     kind=(int, float), low=0.0, high=0.95)
     pooling: str = _opt("max", "how the sequence becomes one vector: last state, or max/avg over "
@@ -68,11 +71,11 @@ class TrainingConfig:
     """Optimizer, schedule and the decisions made on the validation split."""
 
     optimizer: str = _opt("adam", "optimizer", choices=("adam", "adamw", "rmsprop", "sgd"))
-    learning_rate: float = _opt(0.003, "optimizer step size", kind=(int, float), low=0.0, low_open=True)
+    learning_rate: float = _opt(0.001, "optimizer step size", kind=(int, float), low=0.0, low_open=True)
     clipnorm: float | None = _opt(1.0, "clip each gradient's norm (against exploding gradients); "
                                   "null turns it off", kind=(int, float), low=0.0, low_open=True,
                                   nullable=True)
-    batch_size: int = _opt(128, "reviews per step", low=1)
+    batch_size: int = _opt(64, "reviews per step (per replica under a distribution strategy)", low=1)
     epochs: int = _opt(3, "maximum passes over the training data", low=1)
     validation_split: float = _opt(0.1, "stratified fraction of training rows held out",
                                    kind=(int, float), low=0.0, high=0.5, low_open=True)
@@ -87,8 +90,11 @@ class TrainingConfig:
                           choices=("none", "temperature"))
     class_weight: str = _opt("none", "weight classes inversely to their frequency",
                              choices=("none", "balanced"))
-    distribution: str = _opt("none", "tf.distribute strategy",
-                             choices=("none", "mirrored", "multi_worker"))
+    distribution: str = _opt("none", "tf.distribute strategy: none (one device), mirrored (all "
+                             "local GPUs, training.devices, or the logical CPUs), multi_worker "
+                             "(machines from TF_CONFIG)", choices=("none", "mirrored", "multi_worker"))
+    devices: list | None = _opt(None, "devices for distribution=mirrored, e.g. [GPU:0, GPU:1]; "
+                                "null means every local GPU", kind=list, nullable=True)
     mixed_precision: bool = _opt(False, "mixed_float16 compute on GPU (output layer stays float32)")
 
 

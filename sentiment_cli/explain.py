@@ -46,32 +46,38 @@ def explain(predictor: Any, text: str, k: int = 5) -> dict[str, list[dict[str, A
     tok = predictor.tokenizer
     words = tok.words(text)
     oov = tok.word_index_.get(tok.oov_token) if tok.oov_token is not None else None
-    # A split word re-splits to itself, so this is the text's id sequence, word by word; without
-    # an OOV token an unknown word maps to [] and is dropped, as in `transform`.
-    pairs = [(w, ids[0]) for w, ids in zip(words, tok.transform(words)) if ids]
-    ids = [i for _, i in pairs]
+    if oov is not None:
+        ids = tok.transform([text])[0]  # with an OOV token, one id per word, in order
+    else:
+        # Unknown words are dropped from the id sequence; find which, word by word (a split
+        # word re-splits to itself, so transform([word]) is [[id]] or [[]]).
+        distinct = list(dict.fromkeys(words))
+        known = {w: seq[0] for w, seq in zip(distinct, tok.transform(distinct)) if seq}
+        words = [w for w in words if w in known]
+        ids = [known[w] for w in words]
     seen = _window(len(ids), tok.maxlen or 0, tok.truncating)
-    ids = ids[seen.start:seen.stop]
-    words_in = [w for w, _ in pairs[seen.start:seen.stop]]
+    ids, words = ids[seen.start:seen.stop], words[seen.start:seen.stop]
 
     candidates: dict[str, list[int]] = {}
-    for pos, (word, i) in enumerate(zip(words_in, ids)):
+    for pos, (word, i) in enumerate(zip(words, ids)):
         if i != oov:
             candidates.setdefault(word, []).append(pos)
     if not candidates or k <= 0:
         return {"positive": [], "negative": []}
 
-    variants: list[list[int]] = [ids]
-    for positions in candidates.values():
-        if oov is not None:
-            masked = list(ids)
-            for pos in positions:
-                masked[pos] = oov
-        else:
+    width = tok.maxlen or len(ids)
+    if oov is not None:
+        # Same length for every variant: tile the padded row and overwrite the masked positions.
+        x = np.tile(pad_sequences([ids], width, padding=tok.padding), (len(candidates) + 1, 1))
+        offset = width - len(ids) if tok.padding == "pre" else 0
+        for row, positions in enumerate(candidates.values(), start=1):
+            x[row, [offset + pos for pos in positions]] = oov
+    else:
+        variants = [ids]
+        for positions in candidates.values():
             drop = set(positions)
-            masked = [i for pos, i in enumerate(ids) if pos not in drop]
-        variants.append(masked)
-    x = pad_sequences(variants, tok.maxlen or len(ids), padding=tok.padding, truncating=tok.truncating)
+            variants.append([i for pos, i in enumerate(ids) if pos not in drop])
+        x = pad_sequences(variants, width, padding=tok.padding, truncating=tok.truncating)
     p = predictor.score_ids(x)  # the one inference call
     effects = p[0] - p[1:]
 

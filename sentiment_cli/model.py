@@ -8,6 +8,7 @@ last state lets the classifier use evidence anywhere in a long review and conver
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 from sentiment_cli.config import ModelConfig, TrainingConfig
@@ -15,24 +16,44 @@ from sentiment_cli.config import ModelConfig, TrainingConfig
 log = logging.getLogger("sentiment")
 
 
-def cudnn_blockers(cfg: ModelConfig) -> list[str]:
-    """Config settings that stop Keras from using the fused cuDNN kernel on a GPU."""
+def left_padded_mask(cfg: ModelConfig, padding: str | None) -> bool:
+    """Masked padding zeros at the start of each row: Keras 3 cannot hand that to cuDNN."""
+    return cfg.mask and padding == "pre"
+
+
+def cudnn_blockers(cfg: ModelConfig, padding: str | None = None) -> list[str]:
+    """Config settings that stop Keras 3 from using the fused cuDNN kernel on a GPU.
+
+    Keras 3 (keras/src/backend/tensorflow/rnn.py) runs LSTM/GRU on cuDNN only with tanh/sigmoid
+    activations, a bias, no unrolling, GRU reset_after=True, use_cudnn "auto"/True, no recurrent
+    dropout, and a mask (if any) that is right-padded. build_model keeps the first five at their
+    defaults (tests/test_distribute.py checks); the config can break the last two. `padding` is
+    tokenizer.padding.
+    """
     reasons = []
     if cfg.cell == "simple_rnn":
         reasons.append("model.cell=simple_rnn has no cuDNN kernel")
     if cfg.recurrent_dropout > 0:
         reasons.append("model.recurrent_dropout > 0")
+    if cfg.cell != "simple_rnn" and left_padded_mask(cfg, padding):
+        # Keras would try cuDNN and fail its right-padding assertion inside the compiled step.
+        reasons.append("model.mask=true with tokenizer.padding=pre (cuDNN needs right-padded masks: "
+                       "set tokenizer.padding=post; the layers are built with use_cudnn=False)")
     return reasons
 
 
-def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int) -> Any:
-    """An uncompiled keras.Model taking int32 id rows of any length."""
+def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | None = None) -> Any:
+    """An uncompiled keras.Model taking int32 id rows of any length (`padding`: tokenizer.padding)."""
     import keras
     from keras import layers
 
     cells = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.SimpleRNN}
+    # Keras picks cuDNN on a GPU when it can ("auto"); a left-padded mask must not even try.
+    cudnn = {} if cfg.cell == "simple_rnn" else {"use_cudnn": False if left_padded_mask(cfg, padding) else "auto"}
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = layers.Embedding(vocab_size, cfg.embedding_dim, mask_zero=cfg.mask, name="embedding")(inputs)
+    if cfg.embedding_dropout > 0:
+        x = layers.SpatialDropout1D(cfg.embedding_dropout, seed=seed, name="embedding_dropout")(x)
     for i in range(cfg.layers):
         last = i == cfg.layers - 1
         rnn = cells[cfg.cell](
@@ -41,12 +62,15 @@ def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int) -> Any:
             recurrent_dropout=cfg.recurrent_dropout,
             seed=seed + i,
             name=f"{cfg.cell}_{i + 1}",
+            **cudnn,
         )
         if cfg.bidirectional:
             rnn = layers.Bidirectional(rnn, name=f"bidirectional_{cfg.cell}_{i + 1}")
         x = rnn(x)
     if cfg.pooling in ("max", "max_avg"):
-        pooled = [layers.GlobalMaxPooling1D(name="max_pool")(x)]
+        with warnings.catch_warnings():  # "does not support masking": see training.bucketing_is_exact
+            warnings.filterwarnings("ignore", message=".*does not support masking.*")
+            pooled = [layers.GlobalMaxPooling1D(name="max_pool")(x)]
         if cfg.pooling == "max_avg":
             pooled.append(layers.GlobalAveragePooling1D(name="avg_pool")(x))
             x = layers.Concatenate(name="pools")(pooled)

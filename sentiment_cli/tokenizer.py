@@ -157,7 +157,7 @@ class Tokenizer:
         return self.num_words if self.num_words else len(self.word_index_) + 1
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "word_index_"):
+        if "word_index_" not in self.__dict__ and "_deferred_json" not in self.__dict__:
             raise NotFittedError("Tokenizer vocabulary not fitted", "Call fit(texts) first")
 
     # -- persistence ---------------------------------------------------------------------------
@@ -178,6 +178,9 @@ class Tokenizer:
     @classmethod
     def from_json(cls, text: str) -> "Tokenizer":
         """Read our JSON, or the JSON written by tf-keras' `Tokenizer.to_json()`."""
+        fast = cls._from_own_json(text)
+        if fast is not None:
+            return fast
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, TypeError) as exc:
@@ -199,6 +202,65 @@ class Tokenizer:
         tok._validate_loaded()
         tok._build_lookup()
         return tok
+
+    @classmethod
+    def _from_own_json(cls, text: str) -> "Tokenizer | None":
+        """Our own file, parsing only what `transform` reads: settings and ids below num_words.
+
+        The rest (all of word_index, word_counts, word_docs: 4.6 MB for the default model) is
+        parsed on first access, which only inspection and refitting need; parsing it all made up
+        most of `predict`'s start-up. `to_json` writes each top-level key on a line indented by
+        exactly one space, which no nested key or JSON string can produce, so a key is found by a
+        string search and only its value decoded. Anything unexpected returns None and the full
+        parse runs, with its error messages.
+        """
+        if not isinstance(text, str) or not text[-64:].rstrip().endswith("}"):
+            return None
+        decoder = json.JSONDecoder()
+        parts: dict[str, Any] = {}
+        starts: dict[str, int] = {}
+        for key in ("format", "config", "document_count", "word_index"):
+            marker = f'\n "{key}": '
+            at = text.find(marker)
+            if at < 0 or text.find(marker, at + 1) >= 0:
+                return None
+            starts[key] = at + len(marker)
+            if key != "word_index":
+                try:
+                    parts[key] = decoder.raw_decode(text, starts[key])[0]
+                except ValueError:
+                    return None
+        if (parts["format"] != FORMAT or not isinstance(parts["config"], dict)
+                or type(parts["document_count"]) is not int):
+            return None
+        try:
+            tok = cls(**parts["config"])
+        except TypeError:
+            return None
+        lookup = _visible_ids(text, starts["word_index"], tok.num_words)
+        if lookup is None or (tok.oov_token is not None and tok.oov_token not in lookup):
+            return None
+        tok.document_count_ = parts["document_count"]
+        tok._deferred_json = text  # word_index_, word_counts_ and word_docs_ come from it on first use
+        tok._lookup = lookup
+        tok._oov_id = lookup.get(tok.oov_token) if tok.oov_token is not None else None
+        return tok
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for attributes not set: the vocabulary of a tokenizer read by _from_own_json.
+        text = self.__dict__.get("_deferred_json") if name in ("word_index_", "word_counts_", "word_docs_") else None
+        if text is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        try:
+            data = json.loads(text)
+            self.word_index_ = {str(w): int(i) for w, i in data["word_index"].items()}
+            self.word_counts_ = {str(w): int(c) for w, c in data["word_counts"].items()}
+            self.word_docs_ = {str(w): int(c) for w, c in data["word_docs"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ArtifactError(f"tokenizer JSON has an unexpected layout ({exc})",
+                                "Re-train or restore tokenizer.json") from None
+        del self._deferred_json
+        return self.__dict__[name]
 
     @classmethod
     def _from_keras(cls, config: dict[str, Any]) -> "Tokenizer":
@@ -236,6 +298,29 @@ class Tokenizer:
             raise ArtifactError(f"cannot read tokenizer file '{path}' ({exc})",
                                 "Re-train or restore tokenizer.json") from None
         return cls.from_json(text)
+
+
+def _visible_ids(text: str, start: int, num_words: Any) -> dict[str, int] | None:
+    """The words with ids 1..num_words-1 of the word_index object starting at `start`, or None.
+
+    Our writer lists word_index in id order, one entry per line, so those ids are a prefix ending
+    before the line `"<word>": num_words,` (a raw newline cannot occur inside a JSON string). The
+    prefix is accepted only if its ids are exactly 1..num_words-1 in order; otherwise (a small
+    vocabulary, a foreign layout) None, and the caller parses everything.
+    """
+    if type(num_words) is not int or num_words < 2:
+        return None
+    end = text.find(f'": {num_words},\n', start)
+    line = text.rfind("\n", start, end) if end > 0 else -1
+    if line <= start:
+        return None
+    try:
+        head = json.loads(text[start:line].rstrip().removesuffix(",") + "}")
+    except ValueError:
+        return None
+    if not isinstance(head, dict) or list(head.values()) != list(range(1, num_words)):
+        return None
+    return head
 
 
 def _check_texts(texts: Any) -> None:

@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -44,6 +44,7 @@ class TrainOutput:
     params: int
     devices: dict[str, Any] = field(default_factory=dict)
     val_p_raw: np.ndarray | None = None  # before temperature scaling: metrics.json reports both ECEs
+    resumed_from: int = 0  # epochs restored from a --resume backup (0: a fresh run)
 
 
 @contextlib.contextmanager
@@ -166,6 +167,18 @@ def make_dataset(x: np.ndarray, lengths: np.ndarray, y: np.ndarray, *, batch_siz
     return ds.batch(batch_size).prefetch(2)
 
 
+def bucketing_is_exact(cfg: Config) -> bool:
+    """Whether cutting a batch to its longest row gives the same outputs as padding to maxlen.
+
+    Needs masking. With a mask, Keras RNNs carry the last output through masked steps, so with
+    post-padding the extra steps repeat a value already seen (max pooling unchanged); with
+    pre-padding they output zeros first, which max pooling would see. Last-state and average
+    pooling are mask-aware either way.
+    """
+    m = cfg.model
+    return m.mask and (cfg.tokenizer.padding == "post" or m.pooling in ("last", "avg"))
+
+
 def class_weights(y: np.ndarray, mode: str) -> np.ndarray | None:
     """Per-row weights n / (2 * n_class) for 'balanced', as scikit-learn defines it."""
     if mode != "balanced":
@@ -187,13 +200,19 @@ def stdout_to_stderr() -> Iterator[None]:
 
 
 def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
-          tensorboard_dir: Path | None = None, verbose: int | None = None) -> TrainOutput:
-    """Fit tokenizer and model on `data` per `cfg`; return everything api.train persists."""
+          tensorboard_dir: Path | None = None, verbose: int | None = None,
+          extra_callbacks: Callable[[Tokenizer], list[Any]] | None = None) -> TrainOutput:
+    """Fit tokenizer and model on `data` per `cfg`; return everything api.train persists.
+
+    `extra_callbacks(tokenizer)` returns more Keras callbacks for this run (bench/ uses it to
+    score the test split at every epoch end); `backup_dir` makes the run resumable (resume.py).
+    """
     quiet_tensorflow()
     import keras
     import tensorflow as tf
 
-    from sentiment_cli.model import build_model, compile_model, count_params, cudnn_blockers
+    from sentiment_cli import distribute
+    from sentiment_cli.model import build_model, compile_model, count_params
 
     tc = cfg.training
     seed_everything(tc.seed)
@@ -210,17 +229,16 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     log.info("training on %d reviews, validating on %d; vocabulary %d words, ids below %d kept",
              len(tr_texts), len(va_texts), len(tokenizer.word_index_), tokenizer.vocabulary_size)
 
-    bucketing = tc.bucketing and cfg.model.mask
-    if tc.bucketing and not cfg.model.mask:
-        log.info("length bucketing is off: it needs model.mask=true to leave predictions unchanged")
+    bucketing = tc.bucketing and bucketing_is_exact(cfg)
+    if tc.bucketing and not bucketing:
+        log.info("length bucketing is off: it needs model.mask=true, and tokenizer.padding=post "
+                 "unless pooling is last or avg, to leave predictions unchanged")
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        for reason in cudnn_blockers(cfg.model):
-            log.warning("GPU present but the cuDNN kernel is ruled out: %s", reason)
-    model = compile_model(build_model(cfg.model, vocab_size=tokenizer.vocabulary_size, seed=tc.seed), tc)
+    # One device, the local GPUs or TF_CONFIG's workers (distribute.py); logs where, on stderr.
+    placement = distribute.setup(cfg)
+    batch_size = tc.batch_size * placement.replicas  # training.batch_size is per replica
     weights = class_weights(data.y[tr_idx], tc.class_weight)
-    train_ds = make_dataset(x_tr, len_tr, y_tr, batch_size=tc.batch_size, seed=tc.seed,
+    train_ds = make_dataset(x_tr, len_tr, y_tr, batch_size=batch_size, seed=tc.seed,
                             bucketing=bucketing, padding=cfg.tokenizer.padding, sample_weight=weights)
     val_ds = tf.data.Dataset.from_tensor_slices((x_va, y_va.astype(np.float32))).batch(512)
 
@@ -229,19 +247,34 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tc.early_stopping_patience,
                                                        restore_best_weights=True, verbose=0))
     if backup_dir is not None:
-        callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=True))
-    if tensorboard_dir is not None:
+        from sentiment_cli.resume import resumable_backup
+
+        # After EarlyStopping: it restores early stopping's state too (see resume.py).
+        stopping = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+        backup = resumable_backup(backup_dir, stopping)
+        callbacks.append(backup)
+    if tensorboard_dir is not None and placement.chief:
         callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir)))
+    if extra_callbacks is not None:
+        callbacks += extra_callbacks(tokenizer)
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
 
     start = time.perf_counter()
     with stdout_to_stderr():
-        # shuffle=False: the tf.data pipeline already reshuffles every epoch (seeded).
-        hist = model.fit(train_ds, validation_data=val_ds, epochs=tc.epochs, callbacks=callbacks,
-                         verbose=verbose, shuffle=False)
+        # model.fit's loop, written out so that it also runs under multi_worker (distribute.py).
+        fitted = distribute.fit(
+            placement, lambda: compile_model(build_model(cfg.model, vocab_size=tokenizer.vocabulary_size,
+                                                         seed=tc.seed, padding=cfg.tokenizer.padding), tc),
+            train_ds, val_ds, epochs=tc.epochs, steps=-(-len(y_tr) // batch_size), callbacks=callbacks,
+            verbose=verbose)
     seconds = time.perf_counter() - start
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    model, history = fitted.model, fitted.history
+    resumed_from = 0
+    if backup_dir is not None and backup.resumed_from:
+        # The fit above ran only the epochs after the backup; the backup kept the earlier ones.
+        history, resumed_from = backup.history, backup.resumed_from
+        seconds += backup.previous_seconds
     val_losses = history.get("val_loss", [])
     best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(val_losses)
 
@@ -253,4 +286,5 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     return TrainOutput(model=model, tokenizer=tokenizer, history=history, val_y=y_va, val_p=p_va,
                        val_p_raw=p_raw, threshold=threshold, temperature=temperature, seconds=seconds,
                        epochs_run=len(val_losses), best_epoch=best_epoch, params=count_params(model),
-                       devices={"strategy": "default", "devices": [d.name for d in tf.config.list_logical_devices()]})
+                       resumed_from=resumed_from,
+                       devices=placement.describe())
