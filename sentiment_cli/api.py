@@ -136,7 +136,7 @@ def _clear_resume_dir(backup: Path) -> None:
 
 def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledData | None) -> dict[str, Any]:
     from sentiment_cli.metrics import apply_temperature
-    from sentiment_cli.training import native_stderr_silenced, predict_proba
+    from sentiment_cli.training import predict_proba
 
     metrics: dict[str, Any] = {
         "validation": classification_report(result.val_y, result.val_p, result.threshold),
@@ -158,8 +158,7 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         metrics["validation"]["ece_raw"] = expected_calibration_error(result.val_y, result.val_p_raw)
     if test is not None:
         x, lengths = result.tokenizer.encode_with_lengths(test.texts)
-        with native_stderr_silenced():
-            p = apply_temperature(predict_proba(result.model, x), result.temperature)
+        p = apply_temperature(predict_proba(result.model, x), result.temperature)
         metrics["test"] = classification_report(test.y, p, result.threshold)
         metrics["test"]["truncated"] = int((lengths > cfg.tokenizer.maxlen).sum())
     return metrics
@@ -175,7 +174,8 @@ def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, tes
     (tmp / artifacts.CONFIG).write_text(render_yaml(cfg, "Resolved config of this model (sentiment train)."),
                                         encoding="utf-8")
     decision = Decision(data.encoding, result.threshold, result.temperature)
-    artifacts.write_json(tmp / artifacts.LABELS, decision.to_dict())
+    # The input column too: `predict --input file.csv` then needs no YAML parser (see text_column).
+    artifacts.write_json(tmp / artifacts.LABELS, {**decision.to_dict(), "text_column": cfg.data.text_column})
     onnx_ok = export_onnx(result.model, tmp / artifacts.MODEL_ONNX, result.tokenizer.encode(data.texts[:256]))
     metrics["onnx"] = onnx_ok
     artifacts.write_json(tmp / artifacts.METRICS, metrics)
@@ -218,10 +218,7 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray) -> bool:
     import contextlib
 
     try:
-        from sentiment_cli.training import native_stderr_silenced
-
-        # Keras prints "Saved artifact at ..." on stdout; tf2onnx logs graph notes on fd 2.
-        with contextlib.redirect_stdout(io.StringIO()), native_stderr_silenced():
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras prints "Saved artifact at ..."
             model.export(str(path), format="onnx")
         from sentiment_cli.predictor import onnx_runner
 
@@ -245,6 +242,16 @@ def model_config(model_dir: str | Path) -> Config:
     if not path.is_file():
         return Config()
     return build_config([(read_yaml(path), str(path))])
+
+
+def text_column(model_dir: str | Path) -> str:
+    """The column a model reads texts from in a CSV/TSV: from labels.json, else config.yaml.
+
+    labels.json records it so that `predict --input file.csv` does not import and run a YAML
+    parser on every call; directories written before that fall back to the config.
+    """
+    value = artifacts.read_json(Path(model_dir) / artifacts.LABELS).get("text_column")
+    return value if isinstance(value, str) and value else model_config(model_dir).data.text_column
 
 
 def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str | None = None,

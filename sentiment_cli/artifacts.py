@@ -9,8 +9,6 @@ whole: it is built in a hidden sibling and swapped in with one atomic rename, so
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import datetime as _dt
 import hashlib
 import json
@@ -27,7 +25,7 @@ MODEL_KERAS = "model.keras"
 MODEL_ONNX = "model.onnx"
 TOKENIZER = "tokenizer.json"
 CONFIG = "config.yaml"
-LABELS = "labels.json"  # label values + decision threshold + temperature: what inference needs
+LABELS = "labels.json"  # label values, threshold, temperature, text column: what inference needs
 METRICS = "metrics.json"
 HISTORY = "history.csv"
 MANIFEST = "manifest.json"
@@ -130,6 +128,9 @@ def write_json(path: Path, data: Any) -> None:
 # -- atomic replacement ----------------------------------------------------------------------------
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths with Linux renameat2(RENAME_EXCHANGE); False where unsupported."""
+    import ctypes  # here, not at the top: ctypes.util imports subprocess, a cost `predict` need not pay
+    import ctypes.util
+
     libc_name = ctypes.util.find_library("c")
     if not libc_name or platform.system() != "Linux":
         return False

@@ -267,14 +267,17 @@ def predict(model_dir: str, input_path: str | None, text_column: str | None, fmt
     setup_logging(quiet)
     predictor = Predictor.from_dir(model_dir, backend=backend, threads=threads or DEFAULT_THREADS)
     if text_column is None and inputs.is_table(input_path):
-        text_column = api.model_config(model_dir).data.text_column
+        text_column = api.text_column(model_dir)
     stats = inputs.InputStats(source=input_path or "<stdin>")
     texts = inputs.read_texts(input_path, text_column, stats)
     if (input_path in (None, "-")) and sys.stdin.isatty() and not quiet:
         click.echo("sentiment: reading reviews from stdin, one per line (Ctrl-D to end)", err=True)
     records = api.predict_records(predictor, texts, batch_size=1 if line_buffered else batch_size,
                                   threshold=threshold, explain_k=top_k if explain else 0)
-    writer = RecordWriter(sys.stdout, fmt, progress=sys.stderr.isatty() and not quiet)
+    # A running count only for a person watching stderr, and only when the results go elsewhere:
+    # on a shared terminal the count and the result lines would overwrite each other.
+    progress = not (quiet or line_buffered) and sys.stderr.isatty() and not sys.stdout.isatty()
+    writer = RecordWriter(sys.stdout, fmt, progress=progress)
     n = writer.write_all(records, flush_every=1 if line_buffered else batch_size)
     stats.report()
     if n == 0:

@@ -136,31 +136,109 @@ def guess_delimiter(text: str, path: str | Path, wanted: Sequence[str]) -> str:
     return "\t" if name.endswith((".tsv", ".tab")) else ","
 
 
+# Signatures of files people export instead of CSV: named, so the message says what to do instead.
+BINARY_SIGNATURES = ((b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or .ods workbook?)"),
+                     (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook"), (b"%PDF", "a PDF document"),
+                     (b"PAR1", "a Parquet file"), (b"SQLite format 3", "an SQLite database"))
+LONG_HEADER = 10_000  # characters; a header row is a few column names, not a review
+
+
+def refuse_binary(raw: bytes, source: str) -> None:
+    """Raise DataError for a workbook, archive or other binary file handed over as a table.
+
+    A few NULs are a damaged export and are survived (decode_text drops them); many mean binary.
+    UTF-16/32 text is full of NULs, so files with a byte-order mark are not judged here.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    hint = "Export it as CSV (UTF-8) with a header row, e.g. text,label"
+    for magic, what in BINARY_SIGNATURES:
+        if raw.startswith(magic):
+            raise DataError(f"'{source}' is {what}, not a CSV/TSV file", hint)
+    head = raw[:8192]
+    if head.count(0) > max(8, len(head) // 100):
+        raise DataError(f"'{source}' looks binary ({head.count(0)} NUL bytes in its first "
+                        f"{len(head)} bytes), or is UTF-16 without a byte-order mark", hint)
+
+
+def _shown(values: Sequence[str], n: int = 8, width: int = 40) -> str:
+    """Column names for a message: at most `n`, each cut to `width` characters."""
+    cut = [repr(v if len(v) <= width else v[:width] + "...") for v in values[:n]]
+    return ", ".join(cut) + (f", ... ({len(values)} in all)" if len(values) > n else "")
+
+
+def _missing_column_error(source: str, missing: str, header: list[str], first_line: str,
+                          flag: str) -> DataError:
+    """The clearest account of why `missing` is not a column: no header, wrong delimiter, or a typo."""
+    if len(first_line) > LONG_HEADER:
+        return DataError(f"'{source}' has no header row naming its columns (its first line is "
+                         f"{len(first_line):,} characters long)",
+                         "Give a CSV/TSV file whose first line names the columns, e.g. text,label")
+    if len(header) <= 1 and missing in first_line:
+        return DataError(f"'{source}' has no column {missing!r}: its header {first_line.strip()[:80]!r} "
+                         "is not split by a comma, tab, semicolon or |",
+                         "Separate the columns with one of those (and quote texts that contain it)")
+    return DataError(f"'{source}' has no column {missing!r} (columns present: {_shown(header)})",
+                     f"Name the right column with {flag}")
+
+
+def _ragged_error(text: str, sep: str, n_header: int, source: str) -> DataError:
+    """Name the first line whose field count differs from the header's (unquoted delimiters)."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    try:
+        next(reader)
+        for row in reader:
+            if len(row) > n_header:
+                return DataError(f"'{source}' line {reader.line_num} has {len(row)} fields but the header "
+                                 f"has {n_header}", f"Quote texts that contain the delimiter {sep!r}")
+    except csv.Error as exc:
+        return DataError(f"'{source}' line {reader.line_num}: {exc}", "Check the file's quoting")
+    return DataError(f"'{source}' has rows with more fields than its header",
+                     f"Quote texts that contain the delimiter {sep!r}")
+
+
 def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
-    """Read a delimited file into a DataFrame of strings; `columns` must all be present."""
+    """Read a delimited file into a DataFrame of strings; `columns` must all be present.
+
+    The header is checked before pandas parses anything: a file without the columns (no header,
+    wrong delimiter, a 50 MB first line) fails at once instead of becoming a frame of 500,000
+    columns. A row with more fields than the header is an error, not a silently shifted row.
+    """
+    import warnings
+
     import pandas as pd
 
     source = str(path)
-    text = decode_text(read_bytes(path), source)
+    raw = read_bytes(path)
+    refuse_binary(raw, source)
+    text = decode_text(raw, source)
     if not text.strip():
         raise DataError(f"'{source}' is empty", "Give a CSV file with a header row and data rows")
     sep = guess_delimiter(text, path, columns)
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    header = [h.strip() for h in _header_fields(text, sep)]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        flag = "--text-column" if missing[0] == columns[0] else "--label-column"
+        raise _missing_column_error(source, missing[0], header, first_line, flag)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                         engine="c", skipinitialspace=False)
+        with warnings.catch_warnings():
+            # pandas only warns when a row is longer than the header (and, by default, quietly turns
+            # the extra leading fields into an index): every column after them would be shifted.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                             engine="c", skipinitialspace=False, index_col=False)
+    except pd.errors.ParserWarning:
+        raise _ragged_error(text, sep, len(header), source) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"'{source}' has no columns", "Give a CSV file with a header row") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        reason = " ".join(str(exc).split())
+        reason = " ".join(str(exc).split()).replace("Error tokenizing data. C error: ", "")
         raise DataError(f"'{source}' is not a readable CSV/TSV file ({reason})",
-                        "Check quoting and the delimiter") from None
+                        f"Quote texts that contain the delimiter {sep!r}, and close every quote") from None
     df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        present = ", ".join(repr(c) for c in df.columns[:20])
-        flag = "--text-column" if missing[0] == columns[0] else "--label-column"
-        raise DataError(f"'{source}' has no column {missing[0]!r} (columns present: {present})",
-                        f"Name the right column with {flag}")
     if len(df) == 0:
         raise DataError(f"'{source}' has a header but no data rows", "Add rows below the header")
     return df

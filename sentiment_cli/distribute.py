@@ -300,41 +300,15 @@ def fit(placement: Placement, make_model: Callable[[], Any], train_ds: Any, val_
     `model.fit` calls them; `verbose` is fit's (0 silent, 1 progress bar, 2 one line per epoch).
     """
     import keras
-    import tensorflow as tf
 
-    strategy = placement.strategy
     with dtype_policy("mixed_float16" if placement.mixed_precision else None):
-        with strategy.scope():
+        with placement.strategy.scope(), _peer_failures(placement):
             model = make_model()
             model.optimizer.build(model.trainable_variables)  # its slots must be mirrored too
-            train_step, val_step = _steps(placement, model)
-            dist_train, dist_val = placement.distribute(train_ds), placement.distribute(val_ds)
             cbs = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                                model=model, verbose=verbose, epochs=epochs, steps=steps)
-            model.stop_training = False
-            cbs.on_train_begin()
-            logs: dict[str, float] = {}
-            # BackupAndRestore sets _initial_epoch on --resume, as it does for model.fit.
-            start = int(getattr(model, "_initial_epoch", None) or 0)
-            if placement.worker_count > 1:
-                _check_same_start(placement, start)
-            for epoch in range(start, epochs):
-                cbs.on_epoch_begin(epoch)
-                totals = tf.zeros(3)
-                for step, batch in enumerate(dist_train):
-                    cbs.on_train_batch_begin(step)
-                    totals += train_step(batch)
-                    # Per-step numbers only for the interactive progress bar: each costs a sync.
-                    cbs.on_train_batch_end(step, _epoch_logs(totals) if verbose == 1 else None)
-                val_totals = tf.zeros(3)
-                for batch in dist_val:
-                    val_totals += val_step(batch)
-                logs = {**_epoch_logs(totals), **_epoch_logs(val_totals, "val_")}
-                cbs.on_epoch_end(epoch, logs)
-                if model.stop_training:
-                    break
-            model.optimizer.finalize_variable_values(model.trainable_weights)
-            cbs.on_train_end(logs)  # EarlyStopping restores the best weights here
+            _loop(placement, model, placement.distribute(train_ds), placement.distribute(val_ds), cbs,
+                  epochs=epochs, verbose=verbose)
             history = {k: [float(v) for v in vals] for k, vals in model.history.history.items()}
             weights = model.get_weights()
     # A fresh float32 model outside any strategy: saving, ONNX export and predict then work the
@@ -343,3 +317,56 @@ def fit(placement: Placement, make_model: Callable[[], Any], train_ds: Any, val_
         plain = make_model()
     plain.set_weights(weights)
     return Fitted(model=plain, history=history)
+
+
+def _loop(placement: Placement, model: Any, dist_train: Any, dist_val: Any, cbs: Any, *, epochs: int,
+          verbose: int) -> None:
+    """model.fit's epoch loop (keras/src/backend/tensorflow/trainer.py) around our own steps."""
+    import tensorflow as tf
+
+    train_step, val_step = _steps(placement, model)
+    model.stop_training = False
+    cbs.on_train_begin()
+    logs: dict[str, float] = {}
+    # BackupAndRestore sets _initial_epoch on --resume, as it does for model.fit.
+    start = int(getattr(model, "_initial_epoch", None) or 0)
+    if placement.worker_count > 1:
+        _check_same_start(placement, start)
+    for epoch in range(start, epochs):
+        cbs.on_epoch_begin(epoch)
+        totals = tf.zeros(3)
+        for step, batch in enumerate(dist_train):
+            cbs.on_train_batch_begin(step)
+            totals += train_step(batch)
+            # Per-step numbers only for the interactive progress bar: each costs a sync.
+            cbs.on_train_batch_end(step, _epoch_logs(totals) if verbose == 1 else None)
+        val_totals = tf.zeros(3)
+        for batch in dist_val:
+            val_totals += val_step(batch)
+        logs = {**_epoch_logs(totals), **_epoch_logs(val_totals, "val_")}
+        cbs.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    model.optimizer.finalize_variable_values(model.trainable_weights)
+    cbs.on_train_end(logs)  # EarlyStopping restores the best weights here
+
+
+@contextlib.contextmanager
+def _peer_failures(placement: Placement) -> Iterator[None]:
+    """Under multi_worker, a crashed or unreachable peer surfaces as a TensorFlow error in the next
+    collective op (within seconds, by the coordination service's heartbeats): say so in one line."""
+    import tensorflow as tf
+
+    lost = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+            tf.errors.DeadlineExceededError)
+    try:
+        yield
+    except lost as exc:
+        if placement.worker_count < 2:
+            raise
+        from sentiment_cli.errors import SentimentError
+
+        detail = " ".join(str(exc.message).split())[:200]
+        raise SentimentError(f"training stopped: another worker of the cluster failed or is unreachable "
+                             f"({type(exc).__name__}: {detail})", "Restart every worker with the same "
+                             "command plus --resume to continue from the last completed epoch") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 from typing import Any, Iterable, TextIO
 
@@ -56,8 +57,38 @@ def _text_line(record: dict[str, Any]) -> str:
     return line
 
 
+class _ProgressLine(logging.Filter):
+    """A `\r`-rewritten count on stderr that ends its line before any log message is printed.
+
+    Installed as a filter of the "sentiment" logger while records are written, so a note logged
+    mid-stream (or by the record generator once the input ends) never lands on the count's line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = False
+
+    def show(self, n: int) -> None:
+        sys.stderr.write(f"\rsentiment: scored {n:,} texts")
+        sys.stderr.flush()
+        self.open = True
+
+    def close(self) -> None:
+        if self.open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.open = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.close()
+        return True
+
+
 class RecordWriter:
-    """Writes prediction records as they arrive, flushing every `flush_every` records."""
+    """Writes prediction records as they arrive, flushing every `flush_every` records.
+
+    `progress` shows a running count on stderr; the caller enables it only for a terminal.
+    """
 
     def __init__(self, out: TextIO, fmt: str, progress: bool = False) -> None:
         self.out = out
@@ -69,17 +100,25 @@ class RecordWriter:
         n = 0
         if self._csv is not None:
             self._csv.writerow(CSV_FIELDS)
-        for record in records:
-            self.write(record)
-            n += 1
-            if n % flush_every == 0:
-                self.out.flush()
-                if self.progress:
-                    sys.stderr.write(f"\rsentiment: scored {n:,} texts")
-                    sys.stderr.flush()
-        self.out.flush()
-        if self.progress and n >= flush_every:
-            sys.stderr.write(f"\rsentiment: scored {n:,} texts\n")
+        line = _ProgressLine() if self.progress else None
+        logger = logging.getLogger("sentiment")
+        if line is not None:
+            logger.addFilter(line)
+        try:
+            for record in records:
+                self.write(record)
+                n += 1
+                if n % flush_every == 0:
+                    self.out.flush()
+                    if line is not None:
+                        line.show(n)
+            self.out.flush()
+            if line is not None and n >= flush_every:
+                line.show(n)
+        finally:
+            if line is not None:
+                line.close()
+                logger.removeFilter(line)
         return n
 
     def write(self, record: dict[str, Any]) -> None:

@@ -47,47 +47,19 @@ class TrainOutput:
     resumed_from: int = 0  # epochs restored from a --resume backup (0: a fresh run)
 
 
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Point file descriptor 2 at a temporary file; replay it if the block raises.
-
-    TensorFlow 2.21 and tf2onnx log from C++ through absl straight to fd 2 (CUDA probing, oneDNN
-    notes, graph attribute warnings) regardless of TF_CPP_MIN_LOG_LEVEL. SENTIMENT_DEBUG=1 keeps it.
-    """
-    if os.environ.get("SENTIMENT_DEBUG") == "1":
-        yield
-        return
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode("utf-8", "replace")[-4000:])
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def quiet_tensorflow() -> None:
-    """Import TensorFlow once, without its start-up chatter on the user's terminal."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "tensorflow" in sys.modules:
-        return
+    """Import TensorFlow once, without its C++ chatter on the user's terminal (see tflog)."""
     import warnings
 
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export.*")
-    with native_stderr_silenced():
-        import tensorflow as tf
+    from sentiment_cli.tflog import filter_native_logs
 
-        tf.config.list_physical_devices("GPU")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    filter_native_logs()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"keras\.src\.export.*")
+    # Max pooling drops the mask on purpose (see bucketing_is_exact); Keras warns on every build.
+    warnings.filterwarnings("ignore", message=".*GlobalMaxPooling1D.*does not support masking.*")
+    import tensorflow  # noqa: F401  (imported here, after the filter, on purpose)
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -278,8 +250,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     val_losses = history.get("val_loss", [])
     best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(val_losses)
 
-    with native_stderr_silenced():  # tf.data's first predict logs a harmless graph-attribute error
-        p_raw = predict_proba(model, x_va)
+    p_raw = predict_proba(model, x_va)
     temperature = fit_temperature(y_va, p_raw) if tc.calibrate == "temperature" else 1.0
     p_va = apply_temperature(p_raw, temperature)
     threshold = choose_threshold(y_va, p_va, tc.threshold)

@@ -1,0 +1,412 @@
+"""Benchmark the light predict path (ONNX Runtime, no TensorFlow) against Keras, side by side.
+
+    python bench/bench_predict.py                  # train a default-config model, then measure
+    python bench/bench_predict.py --model DIR      # reuse a model directory
+    python bench/bench_predict.py --quick          # small model, small data: a smoke run
+    python bench/bench_predict.py --set model.units=64 --set tokenizer.maxlen=200
+
+Without --model, a model is trained with the default config (plus any --set) on the bundled train
+split into bench/out/predict-model. Everything is measured in one run, the two paths alternating
+repeat by repeat so that load from other jobs on this shared machine hits both alike; medians over
+--repeats (>= 5). Wall time decides the targets; CPU time is printed beside it because a loaded
+machine stretches wall time but not the work done.
+
+1. cold start: `echo "one review" | sentiment predict --model DIR` against a fresh `python -c`
+   that imports keras, loads DIR/model.keras and predicts one padded text.
+   Targets: >= 8x faster, median <= 0.5 s.
+2. throughput: rows/s of `sentiment predict --input data/imdb_test.csv.gz --format csv` (process
+   start, CSV parsing, tokenization and output included) against Keras `model.predict` on the
+   already-padded rows of the same file (model loaded once, padding done beforehand).
+   Target: >= 1x.
+3. settings: the same throughput on the first --sweep-rows test rows for a few --batch-size and
+   --threads values (what the defaults were chosen from).
+4. memory: peak RSS (getrusage of the child) of predicting a --memory-rows CSV made by repeating
+   the test split, with every output row checked (id, text, count, order). Target: <= 300 MB.
+   The Keras path (`sentiment predict --backend keras`) on the same file is printed for
+   comparison. Peak RSS hardly varies run to run, so this runs --memory-repeats times (default 1).
+
+Results go to bench/out/bench_predict.json (bench/out is gitignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+TRAIN = ROOT / "data" / "imdb_train.csv.gz"
+TEST = ROOT / "data" / "imdb_test.csv.gz"
+QUICK_SETS = ["training.epochs=1", "tokenizer.num_words=3000", "tokenizer.maxlen=80", "model.units=16",
+              "model.embedding_dim=16"]
+SETTINGS = [(64, 1), (256, 1), (1024, 1), (64, 2), (256, 2), (1024, 2)]  # (--batch-size, --threads)
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+ENV.pop("SENTIMENT_DEBUG", None)
+
+KERAS_COLD = """
+import sys
+import numpy as np
+import keras
+model = keras.saving.load_model(sys.argv[1], compile=False)
+x = np.array([[int(i) for i in sys.argv[2].split(",")]], dtype="int32")
+print(float(np.asarray(model.predict(x, verbose=0)).reshape(-1)[0]))
+"""
+
+# A Keras process that loads the model and the padded rows once, then times one model.predict per
+# "run" line on stdin: the bench alternates these with the CLI runs.
+KERAS_WORKER = """
+import sys, time
+import numpy as np
+import keras
+model = keras.saving.load_model(sys.argv[1], compile=False)
+x = np.load(sys.argv[2])
+batch = int(sys.argv[3])
+model.predict(x[: 2 * batch], batch_size=batch, verbose=0)  # trace and warm up
+print("ready", flush=True)
+for line in sys.stdin:
+    start, cpu = time.perf_counter(), time.process_time()
+    p = model.predict(x, batch_size=batch, verbose=0)
+    print(time.perf_counter() - start, time.process_time() - cpu, len(p), flush=True)
+"""
+
+
+def sentiment_cmd() -> list[str]:
+    """The installed console script (what users run), else `python -m sentiment_cli`."""
+    script = Path(sys.executable).with_name("sentiment")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("sentiment")
+    return [found] if found else [sys.executable, "-m", "sentiment_cli"]
+
+
+def read_rows(path: Path, limit: int | None = None) -> list[list[str]]:
+    """(text, label) rows of a bundled split, header dropped, read without pandas."""
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        assert header[:2] == ["text", "label"], header
+        rows = []
+        for row in reader:
+            rows.append(row[:2])
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
+
+
+def write_csv(path: Path, rows: list[list[str]], n: int | None = None) -> Path:
+    """`rows` as a CSV with a header; with `n`, cycle through them until n rows are written."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        total = len(rows) if n is None else n
+        for i in range(total):
+            writer.writerow(rows[i % len(rows)])
+    return path
+
+
+def _child_result(proc: subprocess.Popen, wall: float, usage: Any, out: Any, err: bytes) -> dict[str, Any]:
+    if proc.returncode:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(map(str, proc.args))}\n"
+                         f"{err.decode(errors='replace')[-2000:]}")
+    return {"wall": wall, "stdout": out, "stderr": err, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mb": usage.ru_maxrss / 1024}
+
+
+def timed_child(cmd: list[str], *, stdin: bytes | None = None, stdout: Any = subprocess.DEVNULL) -> dict[str, Any]:
+    """Run a command; wall seconds, the child's own CPU seconds and peak RSS (reaped with wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=stdout, stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
+    if stdin is not None:
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+    out = proc.stdout.read() if stdout is subprocess.PIPE else None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return _child_result(proc, wall, usage, out, err)
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+# -- model -----------------------------------------------------------------------------------------
+def prepare_model(args: argparse.Namespace, tmp: Path) -> Path:
+    if args.model:
+        model = Path(args.model)
+        if not (model / "model.onnx").is_file():
+            raise SystemExit(f"{model} has no model.onnx: train it with this version of sentiment")
+        return model
+    model = OUT / ("predict-model-quick" if args.quick else "predict-model")
+    cmd = sentiment_cmd() + ["train", "--out", str(model), "--force", "--no-plots", "--quiet"]
+    if args.quick:
+        cmd += ["--data", str(write_csv(tmp / "train.csv", read_rows(TRAIN, 2000))),
+                "--test-data", str(write_csv(tmp / "test.csv", read_rows(TEST, 500)))]
+    for item in (QUICK_SETS if args.quick else []) + list(args.set):
+        cmd += ["--set", item]
+    print(f"training {model} ({' '.join(cmd[1:])}) ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL)
+    print(f"trained in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    return model
+
+
+def padded(model: Path, texts: list[str]) -> Any:
+    from sentiment_cli.tokenizer import Tokenizer
+
+    return Tokenizer.load(model / "tokenizer.json").encode(texts)
+
+
+# -- 1. cold start ---------------------------------------------------------------------------------
+def bench_cold_start(model: Path, repeats: int) -> dict[str, Any]:
+    row = ",".join(str(i) for i in padded(model, ["one review"])[0])
+    ours_cmd = sentiment_cmd() + ["predict", "--model", str(model)]
+    keras_cmd = [sys.executable, "-c", KERAS_COLD, str(model / "model.keras"), row]
+    ours, keras = [], []
+    for i in range(repeats + 1):  # the first round warms the page cache and is not counted
+        a = timed_child(ours_cmd, stdin=b"one review\n", stdout=subprocess.PIPE)
+        b = timed_child(keras_cmd, stdout=subprocess.PIPE)
+        if i:
+            ours.append(a)
+            keras.append(b)
+    ours_score = float(ours[-1]["stdout"].decode().split("\t")[1])
+    keras_score = float(keras[-1]["stdout"].decode().strip())
+    return {
+        "ours_wall": [r["wall"] for r in ours], "ours_cpu": [r["cpu"] for r in ours],
+        "keras_wall": [r["wall"] for r in keras], "keras_cpu": [r["cpu"] for r in keras],
+        "ours_score": ours_score, "keras_score": keras_score,
+    }
+
+
+# -- 2/3. throughput -------------------------------------------------------------------------------
+def check_output(path_or_bytes: Any, texts: list[str]) -> int:
+    """Count the CSV output rows, checking that row i is input text i with id i."""
+    fh = open(path_or_bytes, encoding="utf-8", newline="") if isinstance(path_or_bytes, Path) \
+        else io.StringIO(path_or_bytes.decode("utf-8"), newline="")
+    with fh:
+        reader = csv.reader(fh)
+        assert next(reader)[:2] == ["id", "text"]
+        n = 0
+        for n, row in enumerate(reader, start=1):
+            if int(row[0]) != n - 1 or row[1] != texts[(n - 1) % len(texts)]:
+                raise SystemExit(f"output row {n} is out of order or altered: {row[:2]}")
+    return n
+
+
+def predict_cmd(model: Path, path: Path, batch: int | None = None, threads: int | None = None,
+                backend: str | None = None) -> list[str]:
+    cmd = sentiment_cmd() + ["predict", "--model", str(model), "--input", str(path), "--format", "csv"]
+    if batch is not None:
+        cmd += ["--batch-size", str(batch)]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    if backend is not None:
+        cmd += ["--backend", backend]
+    return cmd
+
+
+def bench_throughput(model: Path, csv_path: Path, texts: list[str], repeats: int, keras_batch: int,
+                     tmp: Path) -> dict[str, Any]:
+    import numpy as np
+
+    x_path = tmp / "padded.npy"
+    np.save(x_path, padded(model, texts))
+    worker = subprocess.Popen([sys.executable, "-c", KERAS_WORKER, str(model / "model.keras"), str(x_path),
+                               str(keras_batch)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, env=ENV, text=True, cwd=ROOT)
+    if worker.stdout.readline().strip() != "ready":
+        raise SystemExit("the Keras worker did not start")
+    out = tmp / "predictions.csv"
+    ours, keras = [], []
+    try:
+        for _ in range(repeats):
+            with open(out, "wb") as fh:
+                ours.append(timed_child(predict_cmd(model, csv_path), stdout=fh))
+            if check_output(out, texts) != len(texts):
+                raise SystemExit("predict wrote a different number of rows than it read")
+            worker.stdin.write("run\n")
+            worker.stdin.flush()
+            wall, cpu, n = worker.stdout.readline().split()
+            assert int(n) == len(texts)
+            keras.append({"wall": float(wall), "cpu": float(cpu)})
+    finally:
+        worker.stdin.close()
+        worker.wait()
+    return {"rows": len(texts), "keras_batch_size": keras_batch,
+            "ours_wall": [r["wall"] for r in ours], "ours_cpu": [r["cpu"] for r in ours],
+            "keras_wall": [r["wall"] for r in keras], "keras_cpu": [r["cpu"] for r in keras]}
+
+
+def bench_settings(model: Path, csv_path: Path, texts: list[str], repeats: int) -> list[dict[str, Any]]:
+    walls: dict[tuple[int, int], list[float]] = {s: [] for s in SETTINGS}
+    for _ in range(repeats):  # settings interleaved within each repeat, like the two paths above
+        for batch, threads in SETTINGS:
+            walls[(batch, threads)].append(timed_child(predict_cmd(model, csv_path, batch, threads))["wall"])
+    return [{"batch_size": b, "threads": t, "wall": walls[(b, t)], "rows_per_s": len(texts) / median(walls[(b, t)])}
+            for b, t in SETTINGS]
+
+
+# -- 4. memory -------------------------------------------------------------------------------------
+def bench_memory(model: Path, big: Path, texts: list[str], rows: int, backend: str | None) -> dict[str, Any]:
+    """Stream the output through a row-by-row check while the child runs; peak RSS from wait4."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(predict_cmd(model, big, backend=backend), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
+    reader = csv.reader(io.TextIOWrapper(proc.stdout, encoding="utf-8", newline=""))
+    assert next(reader)[:2] == ["id", "text"]
+    n = 0
+    for row in reader:
+        if int(row[0]) != n or row[1] != texts[n % len(texts)]:
+            proc.kill()
+            raise SystemExit(f"output row {n} is out of order or altered: {row[:2]}")
+        n += 1
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"predict failed on {big}: {err.decode(errors='replace')[-2000:]}")
+    if n != rows:
+        raise SystemExit(f"predict wrote {n} rows for {rows} input rows")
+    return {"rows": n, "rss_mb": usage.ru_maxrss / 1024, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime}
+
+
+# -- report ----------------------------------------------------------------------------------------
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def report(res: dict[str, Any]) -> str:
+    c, t = res["cold_start"], res["throughput"]
+    lines = [f"sentiment predict benchmark: model {res['model']} ({res['model_summary']})",
+             f"{res['cpus']} CPUs, load average {res['load_before'][0]:.1f} before / {res['load_after'][0]:.1f} after, "
+             f"medians over {res['repeats']} repeats", ""]
+    head = f"{'measure':<34} {'light path (ONNX)':>19} {'Keras':>14} {'ratio':>8}  {'target':<18} result"
+    lines += [head, "-" * len(head)]
+    ow, kw = median(c["ours_wall"]), median(c["keras_wall"])
+    ratio = kw / ow
+    lines.append(f"{'cold start, wall':<34} {ow:>17.3f} s {kw:>12.3f} s {ratio:>7.1f}x  {'>= 8x':<18} {verdict(ratio >= 8)}")
+    lines.append(f"{'':<34} {'':>19} {'':>14} {'':>8}  {'<= 0.5 s':<18} {verdict(ow <= 0.5)}")
+    oc, kc = median(c["ours_cpu"]), median(c["keras_cpu"])
+    lines.append(f"{'cold start, CPU (user+sys)':<34} {oc:>17.3f} s {kc:>12.3f} s {kc / oc:>7.1f}x  {'(information)':<18}")
+    ours_rps = t["rows"] / median(t["ours_wall"])
+    keras_rps = t["rows"] / median(t["keras_wall"])
+    lines.append(f"{'throughput, rows/s (wall)':<34} {ours_rps:>19,.0f} {keras_rps:>14,.0f} {ours_rps / keras_rps:>7.2f}x  "
+                 f"{'>= 1x':<18} {verdict(ours_rps >= keras_rps)}")
+    ours_cps, keras_cps = t["rows"] / median(t["ours_cpu"]), t["rows"] / median(t["keras_cpu"])
+    lines.append(f"{'throughput, rows per CPU-second':<34} {ours_cps:>19,.0f} {keras_cps:>14,.0f} "
+                 f"{ours_cps / keras_cps:>7.2f}x  {'(information)':<18}")
+    if "memory" in res:
+        m = res["memory"]
+        km = res.get("memory_keras")
+        kcol = f"{km['rss_mb']:>11.0f} MB" if km else f"{'-':>14}"
+        kratio = f"{m['rss_mb'] / km['rss_mb']:>7.2f}x" if km else f"{'-':>8}"
+        lines.append(f"{'peak RSS, ' + format(m['rows'], ',') + '-row CSV':<34} {m['rss_mb']:>16.0f} MB {kcol} {kratio}  "
+                     f"{'<= 300 MB':<18} {verdict(m['rss_mb'] <= 300)}")
+        lines.append(f"{'  (rows checked, wall, rows/s)':<34} {format(m['rows'], ',') + ' ok':>19} "
+                     f"{m['wall']:>12.0f} s {m['rows'] / m['wall']:>8,.0f}/s")
+        if km:
+            lines.append(f"{'  Keras path (--backend keras)':<34} {format(km['rows'], ',') + ' ok':>19} "
+                         f"{km['wall']:>12.0f} s {km['rows'] / km['wall']:>8,.0f}/s")
+    lines += ["", f"throughput of the CLI on the first {res['settings_rows']:,} test rows by setting "
+              f"(defaults: --batch-size {res['defaults']['batch_size']}, --threads {res['defaults']['threads']}):",
+              f"{'--batch-size':>12} {'--threads':>10} {'rows/s':>10} {'median s':>10}"]
+    for s in res["settings"]:
+        lines.append(f"{s['batch_size']:>12} {s['threads']:>10} {s['rows_per_s']:>10,.0f} {median(s['wall']):>10.2f}")
+    lines += ["", f"Keras model.predict used batch_size={t['keras_batch_size']}; both paths scored "
+              f"{t['rows']:,} rows; cold-start scores: ours {c['ours_score']:.4f}, Keras {c['keras_score']:.4f}"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="Reuse this model directory instead of training one.")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="Config override for the trained model (repeatable).")
+    parser.add_argument("--quick", action="store_true", help="Small model and data: a smoke run.")
+    parser.add_argument("--repeats", type=int, default=5, help="Repeats per timing (>= 5 for real figures).")
+    parser.add_argument("--memory-rows", type=int, help="Rows of the memory test CSV (default 1,000,000; "
+                        "--quick: 20,000).")
+    parser.add_argument("--memory-repeats", type=int, default=1)
+    parser.add_argument("--keras-memory-rows", type=int, help="Rows for the Keras-path memory run "
+                        "(default: the same file; 0 skips it).")
+    parser.add_argument("--sweep-rows", type=int, default=5000, help="Test rows for the settings sweep.")
+    parser.add_argument("--keras-batch-size", type=int, help="batch_size of Keras model.predict "
+                        "(default: the CLI's --batch-size default).")
+    args = parser.parse_args()
+    if args.repeats < 5 and not args.quick:
+        print("warning: fewer than 5 repeats; figures are not comparable", file=sys.stderr)
+
+    from sentiment_cli.predictor import DEFAULT_THREADS
+    from sentiment_cli.cli import predict as predict_command
+
+    default_batch = next(p.default for p in predict_command.params if p.name == "batch_size")
+    OUT.mkdir(parents=True, exist_ok=True)
+    res: dict[str, Any] = {"repeats": args.repeats, "cpus": os.cpu_count(), "load_before": os.getloadavg(),
+                           "defaults": {"batch_size": default_batch, "threads": DEFAULT_THREADS},
+                           "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])}
+    with tempfile.TemporaryDirectory(prefix="bench-predict-") as tmp_name:
+        tmp = Path(tmp_name)
+        model = prepare_model(args, tmp)
+        cfg = json.loads((model / "metrics.json").read_text()) if (model / "metrics.json").exists() else {}
+        res["model"] = str(model)
+        res["model_summary"] = f"{cfg.get('params', '?'):,} params" if isinstance(cfg.get("params"), int) else "?"
+        if "test" in cfg:
+            res["model_summary"] += f", test accuracy {cfg['test']['accuracy']:.3f}"
+        rows = read_rows(TEST, 2000 if args.quick else None)
+        texts = [r[0] for r in rows]
+        test_csv = TEST if not args.quick else write_csv(tmp / "test.csv", rows)
+
+        print("cold start ...", file=sys.stderr, flush=True)
+        res["cold_start"] = bench_cold_start(model, args.repeats)
+        print("throughput ...", file=sys.stderr, flush=True)
+        res["throughput"] = bench_throughput(model, test_csv, texts, args.repeats,
+                                             args.keras_batch_size or default_batch, tmp)
+        print("settings ...", file=sys.stderr, flush=True)
+        sweep = rows[: args.sweep_rows]
+        res["settings_rows"] = len(sweep)
+        res["settings"] = bench_settings(model, write_csv(tmp / "sweep.csv", sweep), [r[0] for r in sweep],
+                                         args.repeats)
+
+        n_big = args.memory_rows or (20_000 if args.quick else 1_000_000)
+        if n_big:
+            print(f"memory: writing a {n_big:,}-row CSV ...", file=sys.stderr, flush=True)
+            big = write_csv(tmp / "big.csv", rows, n_big)
+            runs = []
+            for _ in range(args.memory_repeats):
+                runs.append(bench_memory(model, big, texts, n_big, None))
+                print(f"  light path: {runs[-1]['rss_mb']:.0f} MB, {runs[-1]['wall']:.0f} s", file=sys.stderr, flush=True)
+            res["memory"] = {**runs[-1], "rss_mb": median([r["rss_mb"] for r in runs]),
+                             "runs": [r["rss_mb"] for r in runs]}
+            n_keras = n_big if args.keras_memory_rows is None else args.keras_memory_rows
+            if n_keras:
+                keras_big = big if n_keras == n_big else write_csv(tmp / "big-keras.csv", rows, n_keras)
+                res["memory_keras"] = bench_memory(model, keras_big, texts, n_keras, "keras")
+                print(f"  Keras path: {res['memory_keras']['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+    res["load_after"] = os.getloadavg()
+    table = report(res)
+    print(table, end="")
+    for key in ("cold_start",):
+        res[key].pop("stdout", None)
+    res["table"] = table
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in ("bench_predict.json", f"bench_predict-{stamp}.json"):
+        (OUT / name).write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
