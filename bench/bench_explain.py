@@ -5,8 +5,10 @@ bundled test split, explains each one, and reports the median over repeats of th
 review, beside plain scoring of the same reviews one at a time (what explaining costs on top).
 Inference cost depends on the architecture and maxlen, not on how long the model was trained, so
 without --model it trains a default-config model on 2,000 bundled reviews for one epoch.
+PASS/FAIL is on wall time; CPU time is printed beside it because on a shared machine other jobs
+inflate wall time but not the work done.
 
-    python bench/bench_explain.py [--model DIR] [--reviews 50] [--repeats 5] [--target-ms 50]
+    python bench/bench_explain.py [--model DIR] [--reviews 50] [--repeats 5] [--threads N] [--target-ms 50]
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def train_default(out: Path) -> None:
     with gzip.open(ROOT / "data" / "imdb_train.csv.gz", "rt", encoding="utf-8") as fh:
         pd.read_csv(fh, nrows=2000, dtype=str, keep_default_na=False).to_csv(data, index=False)
     subprocess.run([sys.executable, "-m", "sentiment_cli", "train", "--data", str(data), "--out", str(out),
-                    "--quiet", "--no-plots", "--set", "training.epochs=1"], check=True)
+                    "--quiet", "--no-plots", "--set", "training.epochs=1"], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def timed(fn, items: list[str], repeats: int) -> tuple[float, float]:

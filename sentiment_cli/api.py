@@ -12,16 +12,18 @@ import io
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
 from sentiment_cli import artifacts
-from sentiment_cli.config import Config, build_config, read_yaml, render_yaml
 from sentiment_cli.data import LabeledData, file_sha256, load_labeled
 from sentiment_cli.errors import ArtifactError
 from sentiment_cli.metrics import classification_report
 from sentiment_cli.predictor import Predictor, iter_batches
+
+if TYPE_CHECKING:  # the config schema is imported where used: `predict` never needs it
+    from sentiment_cli.config import Config
 
 log = logging.getLogger("sentiment")
 ONNX_TOLERANCE = 1e-5
@@ -44,6 +46,8 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
     if role is not None:  # multi_worker: this worker trains in step with the chief, which writes `out`
         return _train_worker(cfg, data_path, out, role, resume=resume, verbose=verbose)
     artifacts.check_out_dir(out, force)
+    if tensorboard is not None:
+        _check_tensorboard()
     with artifacts.out_dir_lock(out):
         dc = cfg.data
         data = load_labeled(data_path, dc.text_column, dc.label_column, positive_label=dc.positive_label)
@@ -88,6 +92,17 @@ def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int
     log.info("worker %d of %d done; the chief writes the model directory (nothing written at %s)",
              role[0] + 1, role[1], out)
     return _train_metrics(result, cfg, data, None)
+
+
+def _check_tensorboard() -> None:
+    """Keras' TensorBoard callback fails only after the first epoch without the package: check first."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        from sentiment_cli.errors import ConfigError
+
+        raise ConfigError("--tensorboard needs the tensorboard package, which is not installed",
+                          "Install it with: pip install 'sentiment-cli[tensorboard]' (or pip install tensorboard)")
 
 
 def _resume_dir(out: Path, cfg: Config, data_path: str | Path, resume: bool) -> Path:
@@ -167,6 +182,7 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
 def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, test: LabeledData | None,
                      metrics: dict[str, Any], data_path: str | Path, test_path: str | Path | None,
                      plots: bool) -> None:
+    from sentiment_cli.config import render_yaml
     from sentiment_cli.predictor import Decision
 
     save_for_inference(result.model, tmp / artifacts.MODEL_KERAS)
@@ -238,6 +254,8 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray) -> bool:
 # -- evaluate --------------------------------------------------------------------------------------
 def model_config(model_dir: str | Path) -> Config:
     """The resolved config a model directory was trained with."""
+    from sentiment_cli.config import Config, build_config, read_yaml
+
     path = Path(model_dir) / artifacts.CONFIG
     if not path.is_file():
         return Config()

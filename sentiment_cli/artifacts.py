@@ -104,10 +104,16 @@ def check_model_dir(directory: str | Path, *, verify: bool = True,
                             "Re-train it, or restore the missing files")
     if verify:
         recorded = manifest.get("artifacts", {})
+        if not isinstance(recorded, dict):
+            raise ArtifactError(f"'{directory / MANIFEST}' has no 'artifacts' table of sha256 hashes",
+                                "Restore the original model directory or re-train the model")
         for name in files or tuple(recorded):
             path = directory / name
-            if name not in recorded or not path.is_file():
+            if not path.is_file():
                 continue
+            if name not in recorded:  # a file the caller will read, with no hash to check it against
+                raise ArtifactError(f"'{path}' is not listed in {MANIFEST}, so it cannot be verified",
+                                    "Restore the original model directory or re-train the model")
             if sha256(path) != recorded[name]:
                 raise ArtifactError(f"'{path}' does not match the sha256 in {MANIFEST} (modified or corrupted)",
                                     "Restore the original file or re-train the model")
@@ -144,32 +150,67 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def check_out_dir(out: Path, force: bool) -> None:
-    """Fail before any work if writing `out` would destroy something."""
+    """Fail before any work if writing `out` would destroy something.
+
+    Only a model directory this tool wrote, holding nothing but what its manifest lists, may be
+    replaced (with --force): a user's files, inside or instead of it, are never swapped away.
+    """
+    cwd = Path.cwd()
+    if out.resolve() in (cwd, *cwd.parents):
+        raise ArtifactError(f"--out '{out}' is the current directory or one of its parents",
+                            "Choose a new directory path for --out, e.g. --out sentiment-model")
     if out.exists() and not out.is_dir():
         raise ArtifactError(f"--out '{out}' is a file", "Choose a directory path for --out")
     if out.is_dir() and any(out.iterdir()):
-        if read_manifest(out) is None:
+        manifest = read_manifest(out)
+        if manifest is None:
             raise ArtifactError(f"--out '{out}' exists and is not a model directory written by sentiment",
                                 "Choose another --out; nothing was changed")
         if not force:
             raise ArtifactError(f"model directory '{out}' already exists",
                                 "Pass --force to replace it, or choose another --out")
+        recorded = manifest.get("artifacts")
+        listed = set(recorded) if isinstance(recorded, dict) else set()
+        extra = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                       if p.is_file() and p.name != MANIFEST and p.relative_to(out).as_posix() not in listed)
+        if extra:
+            shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+            raise ArtifactError(f"model directory '{out}' holds files sentiment did not write ({shown})",
+                                "Move them elsewhere before replacing it with --force; nothing was changed")
+
+
+def _remove_stale(out: Path) -> None:
+    """Delete staging dirs left by a killed run (only called while holding the lock for `out`)."""
+    import glob
+
+    for pattern in (".tmp-*", ".old-*"):
+        for stale in out.parent.glob(glob.escape(f".{out.name}") + pattern):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def out_dir_lock(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock for `out` so two trainings into it cannot interleave."""
+    """Hold an exclusive lock for `out` so two trainings into it cannot interleave.
+
+    The lock is flock(2) on a hidden sibling file: the kernel drops it when the process dies,
+    even by SIGKILL, so a crashed run never blocks the next one.
+    """
     import fcntl
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = out.parent / f".{out.name}.lock"
-    fh = open(lock_path, "a+")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(out.parent / f".{out.name}.lock", "a+")
+    except OSError as exc:
+        raise ArtifactError(f"cannot create '{out}' ({exc.strerror or exc})",
+                            "Choose an --out inside a directory you can write to") from None
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ArtifactError(f"another 'sentiment train' is writing '{out}'",
                                 "Wait for it to finish, or choose another --out") from None
+        _remove_stale(out)
         yield
     finally:
         fh.close()
@@ -181,6 +222,9 @@ def staged_dir(out: Path, force: bool) -> Iterator[Path]:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the model unreadable to a service user
     try:
         yield tmp
         check_out_dir(out, force)  # again: something may have appeared while we trained

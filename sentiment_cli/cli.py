@@ -368,6 +368,28 @@ def compare(configs: tuple[str, ...], data_path: str | None, test_data: str | No
     _emit(json.dumps(result) + "\n" if fmt == "json" else format_comparison(result))
 
 
+# -- check-data ------------------------------------------------------------------------------------
+@cli.command("check-data")
+@click.argument("path", metavar="PATH")
+@click.option("--test-data", metavar="PATH", help="Held-out file: checked too, and for texts shared with PATH.")
+@text_col_option
+@label_col_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--strict", is_flag=True, help="Exit 1 when any problem is found (a CI gate).")
+def check_data(path: str, test_data: str | None, text_column: str | None, label_column: str | None,
+               fmt: str, strict: bool) -> None:
+    """Report duplicates, conflicting labels, empty texts, leakage and more in a labelled file."""
+    from sentiment_cli import checks
+
+    report = checks.check_data(path, test_data, text_column or checks.DEFAULT_TEXT,
+                               label_column or checks.DEFAULT_LABEL)
+    _emit(checks.format_json(report) if fmt == "json" else checks.format_table(report))
+    if strict and report["problems"]:
+        click.echo(f"sentiment: check-data found {len(report['problems'])} problem(s): "
+                   + "; ".join(report["problems"]), err=True)
+        sys.exit(1)
+
+
 # -- config ----------------------------------------------------------------------------------------
 @cli.command("config")
 @config_option

@@ -182,21 +182,23 @@ def _missing_column_error(source: str, missing: str, header: list[str], first_li
                      f"Name the right column with {flag}")
 
 
-def _ragged_error(text: str, sep: str, n_header: int, source: str) -> DataError:
-    """Name the first line whose field count differs from the header's (unquoted delimiters)."""
+def _ragged_error(text: str, sep: str, n_header: int, source: str) -> DataError | None:
+    """Name the first row with more fields than the header (unquoted delimiter or unclosed quote)."""
     import csv
 
     reader = csv.reader(io.StringIO(text), delimiter=sep)
+    hint = f"Quote texts that contain the delimiter {sep!r}, and close every quote"
     try:
         next(reader)
+        start = reader.line_num + 1
         for row in reader:
             if len(row) > n_header:
-                return DataError(f"'{source}' line {reader.line_num} has {len(row)} fields but the header "
-                                 f"has {n_header}", f"Quote texts that contain the delimiter {sep!r}")
+                return DataError(f"'{source}' row starting on line {start} has {len(row)} fields but the "
+                                 f"header has {n_header}", hint)
+            start = reader.line_num + 1
     except csv.Error as exc:
-        return DataError(f"'{source}' line {reader.line_num}: {exc}", "Check the file's quoting")
-    return DataError(f"'{source}' has rows with more fields than its header",
-                     f"Quote texts that contain the delimiter {sep!r}")
+        return DataError(f"'{source}' line {reader.line_num}: {exc}", hint)
+    return None
 
 
 def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
@@ -230,17 +232,20 @@ def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
             warnings.simplefilter("error", pd.errors.ParserWarning)
             df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                              engine="c", skipinitialspace=False, index_col=False)
-    except pd.errors.ParserWarning:
-        raise _ragged_error(text, sep, len(header), source) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"'{source}' has no columns", "Give a CSV file with a header row") from None
-    except (pd.errors.ParserError, ValueError) as exc:
+    except (pd.errors.ParserWarning, pd.errors.ParserError, ValueError) as exc:
+        ragged = _ragged_error(text, sep, len(header), source)
+        if ragged is not None:
+            raise ragged from None
         reason = " ".join(str(exc).split()).replace("Error tokenizing data. C error: ", "")
         raise DataError(f"'{source}' is not a readable CSV/TSV file ({reason})",
                         f"Quote texts that contain the delimiter {sep!r}, and close every quote") from None
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"'{source}' has a header but no data rows", "Add rows below the header")
+    if "\r\n" in text:
+        log.info("%s: read Windows (CRLF) line endings", source)
     return df
 
 
@@ -294,6 +299,29 @@ def choose_encoding(values: Sequence[str], positive_label: str | None, source: s
     return LabelEncoding(negative=negative, positive=positive)
 
 
+# What pandas reads as missing by default: exports write these where a value was lost.
+MISSING_MARKERS = frozenset({"#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+
+
+def missing_texts(texts: "Any") -> tuple["Any", "Any"]:
+    """Two boolean masks over a string Series: blank texts, and missing-value markers (NaN, NULL)."""
+    stripped = texts.str.strip()
+    return stripped == "", stripped.isin(MISSING_MARKERS)
+
+
+def _match_encoding(labels: "Any", encoding: LabelEncoding, source: str) -> "Any":
+    """Spell labels as the model does when they differ only in letter case ('Positive' -> 'positive')."""
+    known = {encoding.positive.casefold(): encoding.positive, encoding.negative.casefold(): encoding.negative}
+    if len(known) < 2:
+        return labels
+    matched = labels.map(lambda v: known.get(v.casefold(), v))
+    n = int((matched != labels).sum())
+    if n:
+        log.warning("%s: matched %d label(s) to the model's labels ignoring letter case", source, n)
+    return matched
+
+
 def load_labeled(path: str | Path, text_column: str, label_column: str, *,
                  positive_label: str | None = None,
                  encoding: LabelEncoding | None = None) -> LabeledData:
@@ -301,14 +329,20 @@ def load_labeled(path: str | Path, text_column: str, label_column: str, *,
     source = str(path)
     df = read_table(path, [text_column, label_column])
     texts, labels = df[text_column], df[label_column]
+    multiline = int(texts.str.contains("\n", regex=False).sum())
+    if multiline:
+        log.info("%s: %d text(s) contain line breaks (quoted fields spanning lines)", source, multiline)
+    labels = labels.mask(labels.str.strip().isin(MISSING_MARKERS), "")
     labels, notes = _normalise_labels(labels, source)
     no_label = labels == ""
-    empty = texts.str.strip() == ""
-    skipped_empty = int((empty & ~no_label).sum())
+    empty, marker = missing_texts(texts)
+    skipped_empty = int(((empty | marker) & ~no_label).sum())
     skipped_no_label = int(no_label.sum())
-    keep = ~(empty | no_label)
+    keep = ~(empty | marker | no_label)
     if skipped_empty:
-        log.warning("%s: skipped %d row(s) with an empty or missing text", source, skipped_empty)
+        markers = texts[marker & ~no_label].str.strip()
+        why = f" ({len(markers)} of them {'/'.join(sorted(set(markers))[:4])})" if len(markers) else ""
+        log.warning("%s: skipped %d row(s) with an empty or missing text%s", source, skipped_empty, why)
     if skipped_no_label:
         log.warning("%s: skipped %d row(s) with an empty or missing label", source, skipped_no_label)
     texts, labels = texts[keep], labels[keep]
@@ -320,6 +354,7 @@ def load_labeled(path: str | Path, text_column: str, label_column: str, *,
     if encoding is None:
         encoding = choose_encoding(labels.tolist(), positive_label, source)
     else:
+        labels = _match_encoding(labels, encoding, source)
         unknown = sorted(set(labels.unique()) - {encoding.positive, encoding.negative})
         if unknown:
             shown = ", ".join(repr(v) for v in unknown[:5])

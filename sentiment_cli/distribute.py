@@ -11,7 +11,7 @@ Why a custom loop and not `model.fit`: under MultiWorkerMirroredStrategy Keras 3
 optimizer's `apply_gradients` (which all-reduces the gradients), works under every strategy. So every
 strategy runs the same loop below, driving the same Keras callbacks `fit` would (EarlyStopping with
 restored weights, BackupAndRestore for --resume, the progress bar, History, TensorBoard): early
-stopping, history keys, progress and resume behave alike whatever the strategy (bench/distribute_loop.py
+stopping, history keys, progress and resume behave alike whatever the strategy (bench/bench_distribute.py
 compares its speed with `fit` for `none`).
 
 Sharding: the datasets are built in memory on every worker from the same seeded inputs, so they are
@@ -366,7 +366,12 @@ def _peer_failures(placement: Placement) -> Iterator[None]:
             raise
         from sentiment_cli.errors import SentimentError
 
-        detail = " ".join(str(exc.message).split())[:200]
+        # The message is "Graph execution error:", the op's Python stack, then the cause.
+        lines = [ln.strip() for ln in str(exc.message).splitlines()]
+        causes = [ln for ln in lines if ln and not ln.startswith(("Graph execution", "Detected at", "File ",
+                                                                  "[[", "Node:", "return ", "self."))]
+        detail = next((ln for ln in causes if "unhealthy" in ln or "heartbeat" in ln), causes[-1] if causes else "")
+        detail = detail.rstrip(":")[:200]
         raise SentimentError(f"training stopped: another worker of the cluster failed or is unreachable "
                              f"({type(exc).__name__}: {detail})", "Restart every worker with the same "
                              "command plus --resume to continue from the last completed epoch") from None

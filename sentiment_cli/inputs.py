@@ -105,8 +105,15 @@ def iter_csv_column(text: io.TextIOWrapper, column: str, stats: InputStats, path
                         "Name the right column with --text-column")
     col = header.index(column)
     reader = csv.reader(text, delimiter=delimiter)
+    start = 2
     try:
         for row in reader:
+            if len(row) > len(header):
+                # An unquoted delimiter or a quote never closed: the columns after it are shifted.
+                raise DataError(f"{stats.source} row starting on line {start} has {len(row)} fields but the "
+                                f"header has {len(header)}",
+                                f"Quote texts that contain the delimiter {delimiter!r}, and close every quote")
+            start = reader.line_num + 2
             stats.rows += 1
             yield row[col] if col < len(row) else ""
     except csv.Error as exc:

@@ -80,7 +80,9 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, rule: str | float) -> float:
         return float(thr[int(np.argmax(f1))])
     if rule == "youden":
         fpr, tpr, thr = skm.roc_curve(y, p)
-        best = int(np.argmax(tpr - fpr))
+        # thr[0] is +inf ("nothing is positive", J = 0): never a usable threshold, and argmax
+        # lands there whenever no real threshold beats chance (J <= 0), e.g. an untrained model.
+        best = 1 + int(np.argmax((tpr - fpr)[1:])) if len(thr) > 1 else 0
         return float(min(max(thr[best], EPS), 1.0))
     raise ValueError(f"unknown threshold rule {rule!r}")
 

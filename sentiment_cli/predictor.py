@@ -70,8 +70,61 @@ def keras_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: np.asarray(model.predict(x, batch_size=len(x) or 1, verbose=0)).reshape(-1)
 
 
+# Keras layers whose config carries code or points outside the file (pickled torch modules, a
+# SavedModel path, JAX functions): refused by name before Keras reads anything.
+CODE_LAYERS = ("Lambda", "TorchModuleWrapper", "TFSMLayer", "JaxLayer", "FlaxLayer")
+# Structural markers Keras writes with module None; '__lambda__' (Python bytecode) is not among them.
+_MARKERS = ("__keras_tensor__", "__tuple__", "__numpy__", "__bytes__", "__tensor__", "__typespec__",
+            "__ellipsis__", "__slice__", "__ragged_tensor__", "__sparse_tensor__")
+
+
+def code_objects(config: Any, found: list[str] | None = None) -> list[str]:
+    """Names of the objects in a Keras model config that would run code: Lambda layers, serialized
+    lambdas, and classes or functions from modules other than Keras' own."""
+    found = [] if found is None else found
+    if isinstance(config, dict):
+        cls, module = config.get("class_name"), config.get("module")
+        if isinstance(cls, str):
+            name = (config.get("config") or {}).get("name") if isinstance(config.get("config"), dict) else None
+            label = f"{cls} layer {name!r}" if name else cls
+            if cls in CODE_LAYERS or cls == "__lambda__":
+                found.append(label if cls != "__lambda__" else "a serialized Python lambda")
+            elif module is None and cls.startswith("__") and cls not in _MARKERS:
+                found.append(cls)
+            elif isinstance(module, str) and not (module == "keras" or module.startswith("keras.")):
+                found.append(f"{cls} from module {module!r}")
+        for value in config.values():
+            code_objects(value, found)
+    elif isinstance(config, list):
+        for value in config:
+            code_objects(value, found)
+    return found
+
+
+def _refuse_code(path: Path) -> None:
+    """Read config.json out of the .keras zip (no Keras) and refuse anything that runs code."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        reason = "not a .keras zip archive" if isinstance(exc, zipfile.BadZipFile) else str(exc)[:200]
+        raise ArtifactError(f"cannot load '{path}' ({reason})", "Restore model.keras or re-train the model") from None
+    found = code_objects(config)
+    if found:
+        raise ArtifactError(f"'{path}' contains code ({found[0]}) and will not be loaded",
+                            "Only load models you trust; this tool never runs code from a model file")
+
+
 def load_keras_model(path: Path) -> Any:
-    """Load a .keras file with safe_mode on: a Lambda layer or other custom code is refused."""
+    """Load a .keras file with safe_mode on: a Lambda layer or other custom code is refused.
+
+    Two locks: our own scan of the archive's config (which names the offending layer), then
+    Keras' safe_mode, which refuses Python bytecode should anything get past the scan.
+    """
+    _refuse_code(Path(path))
     import keras
 
     try:

@@ -67,11 +67,13 @@ class _ProgressLine(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.open = False
+        self.shown = 0
 
     def show(self, n: int) -> None:
         sys.stderr.write(f"\rsentiment: scored {n:,} texts")
         sys.stderr.flush()
         self.open = True
+        self.shown = n
 
     def close(self) -> None:
         if self.open:
@@ -113,7 +115,7 @@ class RecordWriter:
                     if line is not None:
                         line.show(n)
             self.out.flush()
-            if line is not None and n >= flush_every:
+            if line is not None and n >= flush_every and line.shown != n:
                 line.show(n)
         finally:
             if line is not None:

@@ -19,9 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "data" / "imdb_train.csv.gz"
 TEST = ROOT / "data" / "imdb_test.csv.gz"
 
-# Small enough to train in seconds, big enough to learn something (about 0.7 accuracy).
+# Small enough to train in seconds, big enough to learn something from 540 reviews (ROC AUC about
+# 0.75): a high learning rate and no dropout, because two epochs is all it gets.
 TINY = ["--set", "training.epochs=2", "--set", "tokenizer.num_words=3000", "--set", "tokenizer.maxlen=80",
-        "--set", "model.units=16", "--set", "model.embedding_dim=16", "--set", "training.batch_size=32"]
+        "--set", "model.units=16", "--set", "model.embedding_dim=16", "--set", "training.batch_size=32",
+        "--set", "training.learning_rate=0.01", "--set", "model.dropout=0", "--set", "model.embedding_dropout=0",
+        "--set", "training.early_stopping_patience=null"]
 
 
 def head_rows(path: Path, n: int) -> pd.DataFrame:

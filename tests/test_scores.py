@@ -12,7 +12,6 @@ threshold=f1 and calibrate=temperature, and good enough for its explanations to 
 from __future__ import annotations
 
 import json
-import math
 import queue
 import subprocess
 import sys
@@ -24,15 +23,17 @@ import pandas as pd
 import pytest
 
 from conftest import TEST, TINY, TRAIN, head_rows, invoke
+from sentiment_cli.predictor import Predictor
 from sentiment_cli.slices import has_negation, slice_report
 from sentiment_cli.tokenizer import Tokenizer
 
-GOOD = ["--set", "training.epochs=5", "--set", "training.early_stopping_patience=null",
-        "--set", "tokenizer.num_words=5000", "--set", "tokenizer.maxlen=120", "--set", "model.cell=gru",
-        "--set", "model.units=16", "--set", "model.embedding_dim=32", "--set", "model.dropout=0.0",
-        "--set", "training.learning_rate=0.003", "--set", "training.batch_size=32",
-        "--set", "training.validation_split=0.2", "--set", "training.threshold=f1",
-        "--set", "training.calibrate=temperature"]
+# Small but able to learn in seconds: GRU, no dropout, a brisk learning rate, no early stopping.
+SMALL = ["--set", "training.early_stopping_patience=null", "--set", "tokenizer.num_words=5000",
+         "--set", "model.cell=gru", "--set", "model.units=16", "--set", "model.embedding_dim=32",
+         "--set", "model.dropout=0.0", "--set", "training.learning_rate=0.003",
+         "--set", "training.batch_size=32", "--set", "training.validation_split=0.2"]
+GOOD = [*SMALL, "--set", "training.epochs=5", "--set", "tokenizer.maxlen=120",
+        "--set", "training.threshold=f1", "--set", "training.calibrate=temperature"]
 NEGATIVE_WORDS = {"worst", "waste", "awful", "terrible", "horrible", "bad", "worse", "boring", "lame",
                   "stupid", "poor", "pathetic", "dull", "crap", "crappy", "annoying", "trash", "fails"}
 
@@ -80,8 +81,6 @@ def test_records_id_confidence_and_clipped_scores(good_model: Path, reviews_test
 
 def test_scores_are_clipped_to_unit_interval(trained_model: Path):
     """A runner that strays outside [0, 1] (float error, exotic export) is clipped, not passed on."""
-    from sentiment_cli.predictor import Predictor
-
     real = Predictor.from_dir(trained_model)
     strays = Predictor(real.tokenizer, real.decision, lambda x: np.array([1.0000002, -1e-7]), "fake")
     assert strays.score_ids(np.ones((2, 3), dtype=np.int32)).tolist() == [1.0, 0.0]
@@ -132,9 +131,14 @@ def test_line_buffered_answers_each_line_before_the_next_is_written(trained_mode
 
 # -- thresholds ------------------------------------------------------------------------------------
 def test_f1_threshold_is_stored_and_used_unless_overridden(good_model: Path, reviews_test: Path):
+    from sklearn.metrics import f1_score
+
     t = labels_json(good_model)["threshold"]
     assert t != 0.5 and 0.0 < t < 1.0
     assert json.loads((good_model / "metrics.json").read_text())["threshold"] == t
+    y_val, p_val = validation_scores(good_model, good_model.parent / "train2k.csv")
+    best = max(f1_score(y_val, p_val >= c) for c in np.unique(p_val))
+    assert f1_score(y_val, p_val >= t) >= best - 0.01, "t maximises F1 on the validation split"
     records = predict_json(good_model, ["--input", str(reviews_test)])
     between = [r for r in records if min(t, 0.5) <= r["score"] < max(t, 0.5)]
     assert between, "precondition: some scores fall between the stored threshold and 0.5"
@@ -146,14 +150,44 @@ def test_f1_threshold_is_stored_and_used_unless_overridden(good_model: Path, rev
     assert evaluate_json(good_model, reviews_test, "--threshold", "0.5")["threshold"] == 0.5
 
 
-def test_youden_threshold_is_chosen_on_validation_and_used(tmp_path: Path, reviews_train: Path,
-                                                           reviews_test: Path):
-    model = train_tiny(tmp_path, reviews_train, "youden", "training.threshold=youden")
+def test_youden_threshold_is_chosen_on_validation_and_used(tmp_path: Path, reviews_test: Path):
+    from sentiment_cli.metrics import choose_threshold
+
+    data = tmp_path / "train1200.csv"
+    head_rows(TRAIN, 1200).to_csv(data, index=False)
+    model = tmp_path / "youden"
+    invoke(["train", "--data", str(data), "--out", str(model), "--quiet", "--no-plots", *SMALL,
+            "--set", "training.epochs=3", "--set", "tokenizer.maxlen=80", "--set", "training.threshold=youden"])
     t = labels_json(model)["threshold"]
-    assert t != 0.5 and 0.0 < t <= 1.0
+    assert t != 0.5 and 0.0 < t < 1.0
+    y_val, p_val = validation_scores(model, data)
+    assert youden_j(y_val, p_val, t) >= youden_j(y_val, p_val, choose_threshold(y_val, p_val, "youden")) - 0.01
     records = predict_json(model, ["--input", str(reviews_test)])
     assert all((r["label"] == "positive") == (r["score"] >= t) for r in records)
     assert evaluate_json(model, reviews_test)["threshold"] == t
+
+
+def held_out(model: Path, data: Path) -> tuple[np.ndarray, list[str]]:
+    """Labels and texts of the rows training held out for validation, re-derived from the config."""
+    from sentiment_cli.api import model_config
+    from sentiment_cli.data import load_labeled
+    from sentiment_cli.training import split_validation
+
+    cfg = model_config(model)
+    labeled = load_labeled(data, "text", "label")
+    _, rows = split_validation(labeled, cfg.training.validation_split, cfg.training.seed)
+    return labeled.y[rows], [labeled.texts[i] for i in rows]
+
+
+def validation_scores(model: Path, data: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out labels and the model's calibrated scores for them (what training chose on)."""
+    y, texts = held_out(model, data)
+    return y, Predictor.from_dir(model).predict_proba(texts)
+
+
+def youden_j(y: np.ndarray, p: np.ndarray, t: float) -> float:
+    pred = p >= t
+    return float(pred[y == 1].mean() - pred[y == 0].mean())
 
 
 def test_fixed_threshold_default_is_half(trained_model: Path):
@@ -184,6 +218,16 @@ def test_temperature_scaling_lowers_validation_ece(good_model: Path):
     assert temperature != 1.0 and metrics["temperature"] == temperature
     val = metrics["validation"]
     assert val["ece"] < val["ece_raw"], val
+    # The same from the model's own scores on the held-out rows, raw (ONNX output) and calibrated.
+    from sentiment_cli.metrics import expected_calibration_error
+    from sentiment_cli.predictor import onnx_runner
+
+    y_val, texts = held_out(good_model, good_model.parent / "train2k.csv")
+    raw = onnx_runner(good_model / "model.onnx", 1)(Tokenizer.load(good_model / "tokenizer.json").encode(texts))
+    calibrated = Predictor.from_dir(good_model).predict_proba(texts)
+    ece_raw, ece = expected_calibration_error(y_val, raw), expected_calibration_error(y_val, calibrated)
+    assert ece < ece_raw
+    assert (ece_raw, ece) == pytest.approx((val["ece_raw"], val["ece"]), abs=0.01)
 
 
 def test_brier_and_ece_match_the_predicted_scores(good_model: Path, reviews_test: Path):
@@ -246,7 +290,6 @@ def real_review(prefix: str) -> str:
 
 def test_explain_ranks_a_negative_word_first_on_real_negative_reviews(good_model: Path):
     from sentiment_cli.explain import explain
-    from sentiment_cli.predictor import Predictor
 
     predictor = Predictor.from_dir(good_model)
     for prefix in ("Sugar &Spice is one of the worst movies", "This is the kind of movie which is loved"):
@@ -339,4 +382,3 @@ def test_evaluate_slices_table_and_json(trained_model: Path, reviews_test: Path)
     for r in rows:
         assert any(line.startswith(r["slice"]) and line.split()[-1] == f"{r['accuracy']:.4f}"
                    for line in table.splitlines())
-    assert not math.isnan(report["accuracy"])

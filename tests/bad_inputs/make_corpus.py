@@ -89,7 +89,7 @@ def build(out: Path) -> dict[str, bytes]:
     text("all_texts_empty.csv", to_csv([("", l) for _, l in good[:6]] + [("NaN", "positive"), (" ", "negative")]))
     # A Windows-1252 export: accents and smart quotes are not valid UTF-8.
     accented = _pick(reviews, 4, 4, where=lambda t: any(ord(c) > 127 for c in t))
-    plain = _pick(reviews, 3, 3, start=100)
+    plain = _pick(reviews, 3, 3, start=100, where=lambda t: t.isascii())
     files["undecodable_bytes.csv"] = to_csv(accented + plain).encode("cp1252", errors="replace")
     # Excel "Unicode text" / PowerShell Out-File: UTF-16 with a byte-order mark, tab-separated.
     files["utf16_bom.tsv"] = to_csv(good, delimiter="\t").encode("utf-16")
