@@ -312,16 +312,19 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
 
 
 # -- predict ---------------------------------------------------------------------------------------
-def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: int = 256,
-                    threshold: float | None = None, explain_k: int = 0) -> Iterator[dict[str, Any]]:
-    """One record per input text, in order, scored in batches; empty texts get status 'empty'."""
+def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: int = 64,
+                    threshold: float | None = None, explain_k: int = 0,
+                    overlap: bool = True) -> Iterator[dict[str, Any]]:
+    """One record per input text, in order, scored in batches; empty texts get status 'empty'.
+
+    `overlap` scores each batch on a second thread while the next one is read and tokenized (see
+    _scored_batches); turn it off when every answer must leave before more input is read.
+    """
     t = predictor.decision.threshold if threshold is None else threshold
     maxlen = predictor.maxlen
     stats = {"truncated": 0, "empty": 0}
     position = 0
-    for batch in iter_batches(texts, batch_size):
-        live = [i for i, text in enumerate(batch) if text.strip()]
-        p, lengths = predictor.score([batch[i] for i in live])
+    for batch, live, p, lengths in _scored_batches(predictor, texts, batch_size, overlap and not explain_k):
         scored = dict(zip(live, zip(p.tolist(), lengths.tolist())))
         for i, text in enumerate(batch):
             record: dict[str, Any] = {"id": position, "text": text}
@@ -346,3 +349,36 @@ def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: i
         log.info("%d text(s) were longer than maxlen=%d tokens and were truncated", stats["truncated"], maxlen)
     if stats["empty"]:
         log.info("%d empty line(s) got status 'empty'", stats["empty"])
+
+
+def _scored_batches(predictor: Predictor, texts: Iterable[str], batch_size: int,
+                    overlap: bool) -> Iterator[tuple[list[str], list[int], np.ndarray, np.ndarray]]:
+    """Per batch, in order: (texts, indices of the non-empty ones, their scores, their token counts).
+
+    With `overlap`, inference of batch k runs on a worker thread while this thread writes the
+    results of batch k-1 and reads and tokenizes batch k+1: ONNX Runtime (and TensorFlow) release
+    the GIL while they compute, so on two cores the Python work stops waiting for the model. The
+    price is one batch of latency, which line-by-line streaming cannot pay.
+    """
+
+    def encoded() -> Iterator[tuple[list[str], list[int], np.ndarray, np.ndarray]]:
+        for batch in iter_batches(texts, batch_size):
+            live = [i for i, text in enumerate(batch) if text.strip()]
+            x, lengths = predictor.tokenizer.encode_with_lengths([batch[i] for i in live])
+            yield batch, live, x, lengths
+
+    if not overlap:
+        for batch, live, x, lengths in encoded():
+            yield batch, live, predictor.score_ids(x), lengths
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment-inference") as pool:
+        pending = None
+        for batch, live, x, lengths in encoded():
+            future = pool.submit(predictor.score_ids, x)
+            if pending is not None:
+                yield pending[0], pending[1], pending[2].result(), pending[3]
+            pending = (batch, live, future, lengths)
+        if pending is not None:
+            yield pending[0], pending[1], pending[2].result(), pending[3]

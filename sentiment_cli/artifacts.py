@@ -161,6 +161,10 @@ def check_out_dir(out: Path, force: bool) -> None:
                             "Choose a new directory path for --out, e.g. --out sentiment-model")
     if out.exists() and not out.is_dir():
         raise ArtifactError(f"--out '{out}' is a file", "Choose a directory path for --out")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ArtifactError(f"--out '{out}' is inside '{parent}', which is a file",
+                            "Choose a directory path for --out")
     if out.is_dir() and any(out.iterdir()):
         manifest = read_manifest(out)
         if manifest is None:

@@ -273,7 +273,8 @@ def predict(model_dir: str, input_path: str | None, text_column: str | None, fmt
     if (input_path in (None, "-")) and sys.stdin.isatty() and not quiet:
         click.echo("sentiment: reading reviews from stdin, one per line (Ctrl-D to end)", err=True)
     records = api.predict_records(predictor, texts, batch_size=1 if line_buffered else batch_size,
-                                  threshold=threshold, explain_k=top_k if explain else 0)
+                                  threshold=threshold, explain_k=top_k if explain else 0,
+                                  overlap=not line_buffered)
     # A running count only for a person watching stderr, and only when the results go elsewhere:
     # on a shared terminal the count and the result lines would overwrite each other.
     progress = not (quiet or line_buffered) and sys.stderr.isatty() and not sys.stdout.isatty()

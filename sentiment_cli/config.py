@@ -55,13 +55,13 @@ class ModelConfig:
     units: int = _opt(32, "units per recurrent layer (per direction)", low=1)
     bidirectional: bool = _opt(False, "run each recurrent layer both ways")
     layers: int = _opt(1, "stacked recurrent layers", low=1, high=8)
-    embedding_dropout: float = _opt(0.3, "drop whole embedding channels (SpatialDropout1D): the "
+    embedding_dropout: float = _opt(0.5, "drop whole embedding channels (SpatialDropout1D): the "
                                     "embedding is most of the parameters and overfits first",
                                     kind=(int, float), low=0.0, high=0.95)
     dropout: float = _opt(0.5, "dropout before the output layer", kind=(int, float), low=0.0, high=0.95)
     recurrent_dropout: float = _opt(0.0, "dropout on recurrent state; > 0 rules out cuDNN on GPU",
                                     kind=(int, float), low=0.0, high=0.95)
-    pooling: str = _opt("max", "how the sequence becomes one vector: last state, or max/avg over "
+    pooling: str = _opt("max_avg", "how the sequence becomes one vector: last state, or max/avg over "
                         "time", choices=("last", "max", "avg", "max_avg"))
     mask: bool = _opt(False, "mask padding ids in the recurrent layers (slower on CPU)")
 
@@ -76,7 +76,7 @@ class TrainingConfig:
                                   "null turns it off", kind=(int, float), low=0.0, low_open=True,
                                   nullable=True)
     batch_size: int = _opt(64, "reviews per step (per replica under a distribution strategy)", low=1)
-    epochs: int = _opt(3, "maximum passes over the training data", low=1)
+    epochs: int = _opt(4, "maximum passes over the training data", low=1)
     validation_split: float = _opt(0.1, "stratified fraction of training rows held out",
                                    kind=(int, float), low=0.0, high=0.5, low_open=True)
     early_stopping_patience: int | None = _opt(

@@ -11,6 +11,7 @@ import codecs
 import gzip
 import io
 import logging
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -75,7 +76,7 @@ def read_bytes(path: str | Path) -> bytes:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             raise DataError(f"'{path}' is a damaged gzip file ({exc})", "Re-create or re-download it") from None
     return raw
 
@@ -149,7 +150,7 @@ def refuse_binary(raw: bytes, source: str) -> None:
     A few NULs are a damaged export and are survived (decode_text drops them); many mean binary.
     UTF-16/32 text is full of NULs, so files with a byte-order mark are not judged here.
     """
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return
     hint = "Export it as CSV (UTF-8) with a header row, e.g. text,label"
     for magic, what in BINARY_SIGNATURES:

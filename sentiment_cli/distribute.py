@@ -250,6 +250,8 @@ def _steps(placement: Placement, model: Any) -> tuple[Callable[[Any], Any], Call
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
             scaled = optimizer.scale_loss(loss)  # loss scaling under mixed_float16, else unchanged
         grads = tape.gradient(scaled, model.trainable_variables)
+        # Sums the replicas' gradients. Keras clips (training.clipnorm) each replica's share before
+        # the sum, as under model.fit: with several replicas the clip acts on parts of the gradient.
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return tf.stack([tf.reduce_sum(per_row), correct, rows])
 

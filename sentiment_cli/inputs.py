@@ -8,11 +8,13 @@ binary input is refused, the way grep refuses it.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import io
 import logging
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -100,7 +102,8 @@ def iter_csv_column(text: io.TextIOWrapper, column: str, stats: InputStats, path
                      "\t" if path.lower().removesuffix(".gz").endswith(".tsv") else ",")
     header = _split(first, delimiter)
     if column not in header:
-        present = ", ".join(repr(h) for h in header[:20])
+        present = ", ".join(repr(h if len(h) <= 40 else h[:40] + "...") for h in header[:8])
+        present += f", ... ({len(header)} in all)" if len(header) > 8 else ""
         raise DataError(f"{stats.source} has no column {column!r} (columns present: {present})",
                         "Name the right column with --text-column")
     col = header.index(column)
@@ -134,7 +137,22 @@ def is_table(path: str | None) -> bool:
 def read_texts(path: str | None, text_column: str | None, stats: InputStats) -> Iterator[str]:
     """Texts from stdin/file: one per line, or the `text_column` of a CSV/TSV."""
     raw, stats.source = open_binary(path)
-    text = text_stream(raw, stats)
+    with _damaged_gzip(stats):
+        text = text_stream(raw, stats)
     if text_column is not None:
-        return iter_csv_column(text, text_column, stats, stats.source)
-    return iter_lines(text, stats)
+        return _guarded(iter_csv_column(text, text_column, stats, stats.source), stats)
+    return _guarded(iter_lines(text, stats), stats)
+
+
+@contextlib.contextmanager
+def _damaged_gzip(stats: InputStats) -> Iterator[None]:
+    """A .gz input is decompressed lazily, so its damage surfaces mid-stream: name it there."""
+    try:
+        yield
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DataError(f"{stats.source} is a damaged gzip file ({exc})", "Re-create or re-download it") from None
+
+
+def _guarded(texts: Iterator[str], stats: InputStats) -> Iterator[str]:
+    with _damaged_gzip(stats):
+        yield from texts

@@ -31,6 +31,7 @@ def _save(fig: Any, path: Path) -> str:
 
 def learning_curves(path: Path, history: dict[str, list[float]]) -> str:
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         epochs = range(1, len(history.get(metric, [])) + 1)
@@ -38,6 +39,7 @@ def learning_curves(path: Path, history: dict[str, list[float]]) -> str:
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], "o-", label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5"
         ax.set_title(metric)
         ax.legend()
     return _save(fig, path)

@@ -111,6 +111,7 @@ CASES = [
     Case("unterminated_quote_predict", [*PREDICT, "--input", "{B}/unterminated_quote.csv"],
          "row starting on line 5 has 5 fields but the header has 2"),
     Case("truncated_gzip", [*EVAL, "{B}/truncated.csv.gz"], "is a damaged gzip file"),
+    Case("truncated_gzip_predict", [*PREDICT, "--input", "{B}/truncated.csv.gz"], "is a damaged gzip file"),
     Case("excel_workbook", [*TRAIN_ARGS, "{B}/reviews.xlsx"], "is a ZIP archive (an Excel .xlsx"),
     Case("nul_bytes_predict", [*PREDICT, "--input", "{B}/nul_bytes.csv"], "looks binary (NUL bytes"),
     Case("invalid_yaml", ["train", "--out", "{O}", "--config", "{B}/invalid.yaml", "--data", "{B}/crlf.csv"],
@@ -140,7 +141,7 @@ CASES = [
     Case("out_is_users_directory", ["train", "--out", "{T}/mine", "--data", "{B}/crlf.csv"],
          "is not a model directory written by sentiment", setup=user_dir),
     Case("out_under_a_file", ["train", "--out", "{B}/reviews.txt/model", "--data", "{B}/crlf.csv"],
-         "cannot create"),
+         "reviews.txt/model' is inside '"),
     # Survivable: the command succeeds and says what it tolerated.
     Case("labels_stray_whitespace_and_case", [*TRAIN_ARGS, "{B}/label_whitespace.csv"],
          "stripped surrounding whitespace from 10 label(s)", exit_code=0),

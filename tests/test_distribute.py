@@ -22,9 +22,12 @@ import pytest
 from conftest import ROOT, TINY, invoke
 
 TIMEOUT = 420  # seconds per training subprocess: generous, the machine is shared
-# Both trainings of the mirrored comparison use these; enough to learn something on 600 reviews.
-LEARN = [*TINY, "--set", "training.epochs=3", "--set", "training.learning_rate=0.005",
-         "--set", "model.embedding_dropout=0", "--set", "model.dropout=0", "--set", "training.batch_size=32"]
+# Both trainings of the mirrored comparison: about 0.7 test accuracy from 540 reviews. No dropout
+# (each replica would draw its own masks) and no clipnorm (Keras clips each replica's share of the
+# gradient before summing them): what is left is the same math on one device or on two replicas.
+LEARN = [*TINY, "--set", "training.epochs=3", "--set", "training.learning_rate=0.01",
+         "--set", "training.early_stopping_patience=null", "--set", "training.clipnorm=null",
+         "--set", "model.embedding_dropout=0", "--set", "model.dropout=0"]
 TWO_CPUS = """
 import sys
 import tensorflow as tf
@@ -76,7 +79,8 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def accuracy(model_dir: Path, data: Path) -> float:
+def scores(model_dir: Path, data: Path) -> tuple[np.ndarray, float]:
+    """(probabilities, accuracy) of a model directory on a labelled CSV, via the predictor API."""
     import pandas as pd
 
     from sentiment_cli.predictor import Predictor
@@ -85,7 +89,7 @@ def accuracy(model_dir: Path, data: Path) -> float:
     predictor = Predictor.from_dir(model_dir)
     p = predictor.predict_proba(df["text"].tolist())
     positive = p >= predictor.decision.threshold
-    return float(np.mean(positive == (df["label"] == predictor.decision.encoding.positive).to_numpy()))
+    return p, float(np.mean(positive == (df["label"] == predictor.decision.encoding.positive).to_numpy()))
 
 
 def tail(text: str) -> str:
@@ -112,9 +116,10 @@ def test_mirrored_on_two_cpus_predicts_like_one_device(tmp_path: Path, reviews_t
     assert json.loads((mirrored / "manifest.json").read_text())["devices"] == devices
     assert json.loads((single / "metrics.json").read_text())["devices"]["replicas"] == 1
 
-    acc_single, acc_mirrored = accuracy(single, reviews_test), accuracy(mirrored, reviews_test)
-    print("ACC", acc_single, acc_mirrored); assert acc_single > 0.6, acc_single  # the comparison means something only if both learned
-    assert abs(acc_mirrored - acc_single) <= 0.05, (acc_single, acc_mirrored)
+    (p_single, acc_single), (p_mirrored, acc_mirrored) = scores(single, reviews_test), scores(mirrored, reviews_test)
+    assert acc_single > 0.62, acc_single  # it learned: the comparison means something
+    assert abs(acc_mirrored - acc_single) <= 0.03, (acc_single, acc_mirrored)
+    assert np.abs(p_mirrored - p_single).mean() < 0.02
 
 
 # -- multi_worker ----------------------------------------------------------------------------------

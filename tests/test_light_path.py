@@ -190,19 +190,41 @@ def test_line_buffered_answers_each_line_before_the_next_arrives(trained_model: 
         proc.kill()
 
 
+def test_overlapped_inference_gives_the_same_records(trained_model: Path, reviews: list[str],
+                                                     monkeypatch: pytest.MonkeyPatch):
+    from sentiment_cli.api import predict_records
+
+    predictor = Predictor.from_dir(trained_model)
+    texts = reviews[:500] + ["", "  "] + reviews[500:530]
+    real = Predictor.score_ids
+    threads: set[str] = set()
+
+    def spy(self: Predictor, x):
+        threads.add(threading.current_thread().name)
+        return real(self, x)
+
+    monkeypatch.setattr(Predictor, "score_ids", spy)
+    plain = list(predict_records(predictor, iter(texts), batch_size=50, overlap=False))
+    assert threads == {threading.main_thread().name}
+    threads.clear()
+    overlapped = list(predict_records(predictor, iter(texts), batch_size=50, overlap=True))
+    assert threading.main_thread().name not in threads  # inference ran beside the reading thread
+    assert overlapped == plain and [r["id"] for r in plain] == list(range(len(texts)))
+
+
 # -- flags -----------------------------------------------------------------------------------------
 def test_batch_size_sets_the_inference_batches(trained_model: Path, reviews: list[str], tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch):
     source = tmp_path / "reviews.txt"
     source.write_text("\n".join(reviews[:300]) + "\n", encoding="utf-8")
-    real = Predictor.score
+    real = Predictor.score_ids
     sizes: list[int] = []
 
-    def spy(self: Predictor, texts):
-        sizes.append(len(texts))
-        return real(self, texts)
+    def spy(self: Predictor, x):  # the one inference call per batch
+        sizes.append(len(x))
+        return real(self, x)
 
-    monkeypatch.setattr(Predictor, "score", spy)
+    monkeypatch.setattr(Predictor, "score_ids", spy)
     outputs = {}
     for batch in (1, 64, 1000):
         sizes.clear()

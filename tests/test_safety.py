@@ -246,6 +246,7 @@ def _reap(proc: subprocess.Popen) -> None:
     proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_leaves_previous_model(model_copy: Path, reviews_train: Path) -> None:
     from sentiment_cli import artifacts
 
@@ -264,6 +265,7 @@ def test_sigkill_mid_training_leaves_previous_model(model_copy: Path, reviews_tr
     assert all(artifacts.read_manifest(p) is None for p in others), others
 
 
+@pytest.mark.slow
 def test_concurrent_trainings_one_wins_whole(tmp_path: Path, reviews_train: Path) -> None:
     """A is frozen (SIGSTOP) mid-training, holding the lock; B must fail at once, A then finishes."""
     from sentiment_cli import artifacts
