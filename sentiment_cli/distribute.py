@@ -29,7 +29,8 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from sentiment_cli.config import Config
@@ -51,7 +52,6 @@ class Placement:
     worker_count: int = 1
     chief: bool = True
     mixed_precision: bool = False
-    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         return {"strategy": self.distribution, "tf_strategy": type(self.strategy).__name__,
@@ -131,7 +131,7 @@ def _mirrored_devices(cfg: Config) -> list[str]:
     wanted = cfg.training.devices
     if wanted:
         chosen = []
-        for item in wanted:
+        for item in wanted:  # "GPU:0", "/gpu:0" and "/device:GPU:0" all name the same device
             key = str(item).lower().lstrip("/").removeprefix("device:")
             match = [name for name in available if name.lower().endswith(f"device:{key}")]
             if not isinstance(item, str) or not match:
@@ -270,9 +270,23 @@ def _steps(placement: Placement, model: Any) -> tuple[Callable[[Any], Any], Call
     return train_step, val_step
 
 
+def _checkpointed_epochs(callbacks: list[Any]) -> int:
+    """Epochs the BackupAndRestore callback among `callbacks` will restore (0: none)."""
+    import keras
+
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.BackupAndRestore):
+            try:  # the file BackupAndRestore writes after each epoch and reads on restore
+                meta = json.loads((Path(callback.backup_dir) / "training_metadata.json").read_text("utf-8"))
+                return int(meta.get("epoch", 0))
+            except (OSError, ValueError, TypeError, AttributeError):
+                return 0
+    return 0
+
+
 def _check_same_start(placement: Placement, start: int) -> None:
-    """Refuse to go on when the workers resumed from different epochs: their collective ops would
-    no longer pair up and training would hang. Every worker reaches the same verdict."""
+    """Refuse to go on when the workers would resume from different epochs: their collective ops
+    would no longer pair up and training would fail or hang. Every worker reaches the same verdict."""
     import tensorflow as tf
 
     strategy = placement.strategy
@@ -328,20 +342,21 @@ def _loop(placement: Placement, model: Any, dist_train: Any, dist_val: Any, cbs:
 
     train_step, val_step = _steps(placement, model)
     model.stop_training = False
+    if placement.worker_count > 1:  # before on_train_begin: restoring a checkpoint is collective too
+        _check_same_start(placement, _checkpointed_epochs(cbs.callbacks))
     cbs.on_train_begin()
     logs: dict[str, float] = {}
     # BackupAndRestore sets _initial_epoch on --resume, as it does for model.fit.
-    start = int(getattr(model, "_initial_epoch", None) or 0)
-    if placement.worker_count > 1:
-        _check_same_start(placement, start)
-    for epoch in range(start, epochs):
+    for epoch in range(int(getattr(model, "_initial_epoch", None) or 0), epochs):
         cbs.on_epoch_begin(epoch)
         totals = tf.zeros(3)
         for step, batch in enumerate(dist_train):
             cbs.on_train_batch_begin(step)
             totals += train_step(batch)
             # Per-step numbers only for the interactive progress bar: each costs a sync.
-            cbs.on_train_batch_end(step, _epoch_logs(totals) if verbose == 1 else None)
+            cbs.on_train_batch_end(step, _epoch_logs(totals) if verbose == 1 else {})
+            if model.stop_training:  # as fit does; the logs are global, so every worker agrees
+                break
         val_totals = tf.zeros(3)
         for batch in dist_val:
             val_totals += val_step(batch)

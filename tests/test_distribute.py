@@ -27,7 +27,7 @@ TIMEOUT = 420  # seconds per training subprocess: generous, the machine is share
 # gradient before summing them): what is left is the same math on one device or on two replicas.
 LEARN = [*TINY, "--set", "training.epochs=3", "--set", "training.learning_rate=0.01",
          "--set", "training.early_stopping_patience=null", "--set", "training.clipnorm=null",
-         "--set", "model.embedding_dropout=0", "--set", "model.dropout=0"]
+         "--set", "model.embedding_dropout=0", "--set", "model.dropout=0", "--set", "training.batch_size=32"]
 TWO_CPUS = """
 import sys
 import tensorflow as tf
@@ -134,6 +134,7 @@ def test_multi_worker_chief_writes_the_model_and_the_worker_nothing(tmp_path: Pa
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         commands.append(([sys.executable, "-m", "sentiment_cli", "train", "--data", str(reviews_train),
                           "--out", str(out), "--no-plots", *TINY, "--set", "training.epochs=1",
+                          "--set", "training.batch_size=32",
                           "--set", "training.distribution=multi_worker"], child_env(TF_CONFIG=tf_config)))
     (rc0, out0, err0), (rc1, out1, err1) = run_all(commands, ROOT)
     assert rc0 == 0, tail(err0)
