@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 

@@ -7,7 +7,6 @@ that modify a model directory copy it first (`model_copy`).
 from __future__ import annotations
 
 import gzip
-import io
 import shutil
 from pathlib import Path
 
