@@ -67,6 +67,18 @@ def model_copy(trained_model: Path, tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.fixture(autouse=True)
+def sentiment_logger_reaches_caplog():
+    """The CLI sets the 'sentiment' logger to its own stderr handler without propagation; undo that
+    between tests so caplog sees library warnings whatever ran before."""
+    import logging
+
+    logger = logging.getLogger("sentiment")
+    logger.handlers[:] = []
+    logger.propagate = True
+    yield
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

@@ -240,25 +240,47 @@ def test_batch_size_sets_the_inference_batches(trained_model: Path, reviews: lis
     invoke(["predict", "--model", str(trained_model), "--batch-size", "0"], exit_code=2, input="good\n")
 
 
-def test_threads_sets_the_onnx_runtime_threads(trained_model: Path, reviews: list[str],
-                                               monkeypatch: pytest.MonkeyPatch):
+def test_threads_is_how_many_batches_are_scored_at_once(trained_model: Path, reviews: list[str],
+                                                        monkeypatch: pytest.MonkeyPatch):
     import onnxruntime as ort
 
-    seen: list[int] = []
+    intra: list[int] = []
 
-    class Spy(ort.InferenceSession):
+    class Session(ort.InferenceSession):
         def __init__(self, path, sess_options=None, **kwargs):
-            seen.append(sess_options.intra_op_num_threads)
+            intra.append(sess_options.intra_op_num_threads)
             super().__init__(path, sess_options=sess_options, **kwargs)
 
-    monkeypatch.setattr(ort, "InferenceSession", Spy)
-    stdin = "\n".join(reviews[:50]) + "\n"
+    monkeypatch.setattr(ort, "InferenceSession", Session)
+    real = Predictor.score_ids
+    lock = threading.Lock()
+    state: dict = {}
+
+    def spy(self: Predictor, x):
+        with lock:
+            state["calls"] += 1
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+            first_two = state["calls"] <= 2
+        try:
+            if self.threads == 2 and first_two:
+                state["meet"].wait()  # calls 1 and 2 must be inside at once (60 s hang guard)
+            return real(self, x)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(Predictor, "score_ids", spy)
+    stdin = "\n".join(reviews[:300]) + "\n"
     outs = []
-    for flag, expected in ((["--threads", "1"], 1), (["--threads", "3"], 3), ([], DEFAULT_THREADS)):
-        seen.clear()
-        outs.append(invoke(["predict", "--model", str(trained_model), *flag], input=stdin).stdout)
-        assert seen == [expected]
-    assert outs[0] == outs[1] == outs[2]
+    for flag, threads in ((["--threads", "1"], 1), (["--threads", "2"], 2), ([], DEFAULT_THREADS)):
+        intra.clear()
+        state.update(calls=0, now=0, max=0, meet=threading.Barrier(2, timeout=60))
+        outs.append(invoke(["predict", "--model", str(trained_model), "--batch-size", "20", *flag],
+                           input=stdin).stdout)
+        assert intra == [1]  # one ONNX Runtime thread per call: the concurrency comes from the calls
+        assert state["max"] == threads if flag else 1 <= state["max"] <= DEFAULT_THREADS
+    assert outs[0] == outs[1] == outs[2] and len(outs[0].splitlines()) == 300
     invoke(["predict", "--model", str(trained_model), "--threads", "0"], exit_code=2, input=stdin)
 
 

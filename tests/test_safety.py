@@ -63,7 +63,7 @@ def test_no_pickle_or_code_loading_in_the_package(trained_model: Path) -> None:
 
 # -- a .keras file with code in it -----------------------------------------------------------------
 def _model_with_lambda(model_dir: Path, marker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rebuild the tiny model with a Lambda after the embedding; the Lambda writes `marker` when run."""
+    """A model with the tiny model's embedding, then a Lambda that writes `marker` when run."""
     import keras
 
     monkeypatch.setenv("SENTIMENT_TEST_LAMBDA_MARKER", str(marker))  # read by the payload when it runs
@@ -71,12 +71,11 @@ def _model_with_lambda(model_dir: Path, marker: Path, monkeypatch: pytest.Monkey
 
     original = keras.saving.load_model(model_dir / "model.keras", compile=False)
     inputs = keras.Input(shape=(None,), dtype="int32")
-    x = inputs
-    for layer in original.layers[1:]:
-        x = layer(x)
-        if layer.name == "embedding":
-            x = keras.layers.Lambda(payload, name="payload")(x)
-    keras.Model(inputs, x).save(model_dir / "model.keras")
+    x = original.get_layer("embedding")(inputs)
+    x = keras.layers.Lambda(payload, name="payload")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="predictions")(x)
+    keras.Model(inputs, outputs).save(model_dir / "model.keras")
     rehash(model_dir, "model.keras")  # only the Lambda is wrong with this directory
     marker.unlink(missing_ok=True)  # building the model called the Lambda once
 
