@@ -311,7 +311,7 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
 
 
 # -- predict ---------------------------------------------------------------------------------------
-def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: int = 64,
+def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: int = 128,
                     threshold: float | None = None, explain_k: int = 0,
                     overlap: bool = True) -> Iterator[dict[str, Any]]:
     """One record per input text, in order, scored in batches; empty texts get status 'empty'.
@@ -354,10 +354,11 @@ def _scored_batches(predictor: Predictor, texts: Iterable[str], batch_size: int,
                     overlap: bool) -> Iterator[tuple[list[str], list[int], np.ndarray, np.ndarray]]:
     """Per batch, in order: (texts, indices of the non-empty ones, their scores, their token counts).
 
-    With `overlap`, inference of batch k runs on a worker thread while this thread writes the
-    results of batch k-1 and reads and tokenizes batch k+1: ONNX Runtime (and TensorFlow) release
-    the GIL while they compute, so on two cores the Python work stops waiting for the model. The
-    price is one batch of latency, which line-by-line streaming cannot pay.
+    With `overlap`, up to `predictor.threads` batches are scored on worker threads while this
+    thread writes earlier results and reads and tokenizes the next batch: ONNX Runtime (and
+    TensorFlow) release the GIL while they compute, so the Python work stops waiting for the model
+    and every core works. The price is latency (an answer leaves once later batches are read),
+    which line-by-line streaming cannot pay.
     """
 
     def encoded() -> Iterator[tuple[list[str], list[int], np.ndarray, np.ndarray]]:
@@ -370,14 +371,17 @@ def _scored_batches(predictor: Predictor, texts: Iterable[str], batch_size: int,
         for batch, live, x, lengths in encoded():
             yield batch, live, predictor.score_ids(x), lengths
         return
+    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment-inference") as pool:
-        pending = None
+    workers = max(1, getattr(predictor, "threads", 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sentiment-inference") as pool:
+        pending: deque[tuple[list[str], list[int], Any, np.ndarray]] = deque()
         for batch, live, x, lengths in encoded():
-            future = pool.submit(predictor.score_ids, x)
-            if pending is not None:
-                yield pending[0], pending[1], pending[2].result(), pending[3]
-            pending = (batch, live, future, lengths)
-        if pending is not None:
-            yield pending[0], pending[1], pending[2].result(), pending[3]
+            pending.append((batch, live, pool.submit(predictor.score_ids, x), lengths))
+            if len(pending) > workers:  # all workers busy and one more batch ready: hand out the oldest
+                batch, live, future, lengths = pending.popleft()
+                yield batch, live, future.result(), lengths
+        while pending:
+            batch, live, future, lengths = pending.popleft()
+            yield batch, live, future.result(), lengths

@@ -247,10 +247,10 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--threshold", type=float, callback=lambda c, p, v: _threshold(v),
               help="Decision threshold (default: the one stored at train time).")
-@click.option("--batch-size", type=click.IntRange(1, 65536), default=256, show_default=True,
-              help="Texts scored per inference call.")
+@click.option("--batch-size", type=click.IntRange(1, 65536), default=128, show_default=True,
+              help="Texts scored per inference call (memory grows with it, speed hardly).")
 @click.option("--threads", type=click.IntRange(1, 256), default=None,
-              help="Inference threads (default: CPU cores, at most 4).")
+              help="Inference calls run at once, one core each (default: CPU cores, at most 4).")
 @click.option("--line-buffered", is_flag=True, help="Answer each line as soon as it is read (for tail -f).")
 @click.option("--explain", is_flag=True, help="Add the tokens that push the score most each way.")
 @click.option("--top-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Tokens per side with --explain.")

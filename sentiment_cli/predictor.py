@@ -22,7 +22,10 @@ from sentiment_cli.metrics import apply_temperature
 from sentiment_cli.tokenizer import Tokenizer
 
 log = logging.getLogger("sentiment")
-DEFAULT_THREADS = min(os.cpu_count() or 1, 4)
+# Inference calls that may run at once, each on one core (see Predictor.threads). On 2 cores
+# bench/bench_predict.py found one ONNX Runtime thread per call, two calls at once, fastest: whole
+# batches in parallel need no per-step synchronisation and overlap with the Python thread's work.
+DEFAULT_THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
 
 
 @dataclass
@@ -145,15 +148,21 @@ def load_keras_model(path: Path) -> Any:
 
 
 class Predictor:
-    """Raw strings -> positive-class probabilities -> labels, for one model directory."""
+    """Raw strings -> positive-class probabilities -> labels, for one model directory.
+
+    `threads` is how many `score_ids` calls may run at once (api.predict_records keeps that many
+    batches in flight). The ONNX session runs each call on a single thread and is safe to call
+    concurrently; the Keras fallback allows one call at a time and parallelises inside TensorFlow.
+    """
 
     def __init__(self, tokenizer: Tokenizer, decision: Decision, runner: Callable[[np.ndarray], np.ndarray],
-                 backend: str, model_dir: Path | None = None) -> None:
+                 backend: str, model_dir: Path | None = None, threads: int = 1) -> None:
         self.tokenizer = tokenizer
         self.decision = decision
         self._run = runner
         self.backend = backend
         self.model_dir = model_dir
+        self.threads = max(1, int(threads))
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, *, backend: str = "auto",
@@ -169,12 +178,13 @@ class Predictor:
         if use_onnx:
             if not onnx_path.is_file():
                 raise ArtifactError(f"'{onnx_path}' is missing", "Use --backend keras or re-train the model")
-            runner = onnx_runner(onnx_path, threads)
+            runner = onnx_runner(onnx_path, 1)
         else:
             if backend == "auto":
                 log.warning("no %s in '%s'; using Keras (slower start)", artifacts.MODEL_ONNX, model_dir)
             runner = keras_runner(model_dir / artifacts.MODEL_KERAS)
-        return cls(tokenizer, decision, runner, "onnx" if use_onnx else "keras", model_dir)
+        return cls(tokenizer, decision, runner, "onnx" if use_onnx else "keras", model_dir,
+                   threads=threads if use_onnx else 1)
 
     @property
     def maxlen(self) -> int:

