@@ -189,8 +189,9 @@ def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, tes
     (tmp / artifacts.CONFIG).write_text(render_yaml(cfg, "Resolved config of this model (sentiment train)."),
                                         encoding="utf-8")
     decision = Decision(data.encoding, result.threshold, result.temperature)
-    # The input column too: `predict --input file.csv` then needs no YAML parser (see text_column).
-    artifacts.write_json(tmp / artifacts.LABELS, {**decision.to_dict(), "text_column": cfg.data.text_column})
+    # The input columns too: `predict --input file.csv` then needs no YAML parser (see input_columns).
+    artifacts.write_json(tmp / artifacts.LABELS, {**decision.to_dict(), "text_column": cfg.data.text_column,
+                                                  "label_column": cfg.data.label_column})
     onnx_ok = export_onnx(result.model, tmp / artifacts.MODEL_ONNX, result.tokenizer.encode(data.texts[:256]))
     metrics["onnx"] = onnx_ok
     artifacts.write_json(tmp / artifacts.METRICS, metrics)
@@ -261,19 +262,23 @@ def model_config(model_dir: str | Path) -> Config:
     return build_config([(read_yaml(path), str(path))])
 
 
-def text_column(model_dir: str | Path) -> str:
-    """The column a model reads texts from in a CSV/TSV: from labels.json, else config.yaml.
+def input_columns(model_dir: str | Path) -> tuple[str, str]:
+    """The (text, label) column names a model was trained with: from labels.json, else config.yaml.
 
-    labels.json records it so that `predict --input file.csv` does not import and run a YAML
+    labels.json records them so that `predict --input file.csv` does not import and run a YAML
     parser on every call; directories written before that fall back to the config.
     """
-    value = artifacts.read_json(Path(model_dir) / artifacts.LABELS).get("text_column")
-    return value if isinstance(value, str) and value else model_config(model_dir).data.text_column
+    labels = artifacts.read_json(Path(model_dir) / artifacts.LABELS)
+    names = labels.get("text_column"), labels.get("label_column")
+    if all(isinstance(v, str) and v for v in names):
+        return names  # type: ignore[return-value]
+    dc = model_config(model_dir).data
+    return dc.text_column, dc.label_column
 
 
 def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str | None = None,
              label_column: str | None = None, threshold: float | None = None, backend: str = "auto",
-             batch_size: int = 512, sweep: bool = False, slices: bool = False,
+             batch_size: int = 128, sweep: bool = False, slices: bool = False,
              plots_dir: str | Path | None = None) -> dict[str, Any]:
     """Score a labelled file with a trained model and return its metrics (quiet: prints nothing)."""
     predictor = Predictor.from_dir(model_dir, backend=backend)
@@ -281,8 +286,7 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
     data = load_labeled(data_path, text_column or dc.text_column, label_column or dc.label_column,
                         encoding=predictor.decision.encoding)
     scores, lengths = [], []
-    for batch in iter_batches(data.texts, batch_size):
-        p, n = predictor.score(batch)
+    for _, _, p, n in _scored_batches(predictor, data.texts, batch_size, overlap=True, skip_blank=False):
         scores.append(p)
         lengths.append(n)
     p = np.concatenate(scores)
@@ -350,9 +354,11 @@ def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: i
         log.info("%d empty line(s) got status 'empty'", stats["empty"])
 
 
-def _scored_batches(predictor: Predictor, texts: Iterable[str], batch_size: int,
-                    overlap: bool) -> Iterator[tuple[list[str], list[int], np.ndarray, np.ndarray]]:
-    """Per batch, in order: (texts, indices of the non-empty ones, their scores, their token counts).
+def _scored_batches(predictor: Predictor, texts: Iterable[str], batch_size: int, overlap: bool,
+                    skip_blank: bool = True) -> Iterator[tuple[list[str], list[int], np.ndarray, np.ndarray]]:
+    """Per batch, in order: (texts, indices of the scored ones, their scores, their token counts).
+
+    `skip_blank` leaves out empty and whitespace-only texts (predict reports them as 'empty').
 
     With `overlap`, up to `predictor.threads` batches are scored on worker threads while this
     thread writes earlier results and reads and tokenizes the next batch: ONNX Runtime (and
@@ -363,7 +369,7 @@ def _scored_batches(predictor: Predictor, texts: Iterable[str], batch_size: int,
 
     def encoded() -> Iterator[tuple[list[str], list[int], np.ndarray, np.ndarray]]:
         for batch in iter_batches(texts, batch_size):
-            live = [i for i, text in enumerate(batch) if text.strip()]
+            live = [i for i, text in enumerate(batch) if text.strip()] if skip_blank else list(range(len(batch)))
             x, lengths = predictor.tokenizer.encode_with_lengths([batch[i] for i in live])
             yield batch, live, x, lengths
 

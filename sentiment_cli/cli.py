@@ -244,6 +244,8 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
 @click.option("--input", "input_path", metavar="PATH", help="Text file (one review per line) or CSV/TSV; "
               "default or '-': stdin.")
 @text_col_option
+@click.option("--label-column", metavar="C", help="With a CSV/TSV --input: copy this column into each "
+              "record as true_label (default: the model's label column, when the file has it).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--threshold", type=float, callback=lambda c, p, v: _threshold(v),
               help="Decision threshold (default: the one stored at train time).")
@@ -256,8 +258,8 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
 @click.option("--top-k", type=click.IntRange(1, 50), default=5, show_default=True, help="Tokens per side with --explain.")
 @backend_option
 @quiet_option
-def predict(model_dir: str, input_path: str | None, text_column: str | None, fmt: str,
-            threshold: float | None, batch_size: int, threads: int | None, line_buffered: bool,
+def predict(model_dir: str, input_path: str | None, text_column: str | None, label_column: str | None,
+            fmt: str, threshold: float | None, batch_size: int, threads: int | None, line_buffered: bool,
             explain: bool, top_k: int, backend: str, quiet: bool) -> None:
     """Label texts from stdin or --input: one result per input, in order."""
     from sentiment_cli import api, inputs
@@ -266,15 +268,22 @@ def predict(model_dir: str, input_path: str | None, text_column: str | None, fmt
 
     setup_logging(quiet)
     predictor = Predictor.from_dir(model_dir, backend=backend, threads=threads or DEFAULT_THREADS)
-    if text_column is None and inputs.is_table(input_path):
-        text_column = api.text_column(model_dir)
+    if label_column is not None and not (text_column or inputs.is_table(input_path)):
+        raise click.UsageError("--label-column needs a CSV/TSV --input (or --text-column)")
+    if inputs.is_table(input_path):
+        trained_text, trained_label = api.input_columns(model_dir)
+        text_column, label_column = text_column or trained_text, label_column or trained_label
     stats = inputs.InputStats(source=input_path or "<stdin>")
-    texts = inputs.read_texts(input_path, text_column, stats)
+    texts = inputs.read_texts(input_path, text_column, stats, label_column)
     if (input_path in (None, "-")) and sys.stdin.isatty() and not quiet:
         click.echo("sentiment: reading reviews from stdin, one per line (Ctrl-D to end)", err=True)
     records = api.predict_records(predictor, texts, batch_size=1 if line_buffered else batch_size,
                                   threshold=threshold, explain_k=top_k if explain else 0,
                                   overlap=not line_buffered)
+    if label_column is not None:
+        # Each record's row was read (and its label queued) before the record is made.
+        records = ({**r, "true_label": stats.labels.popleft()} if stats.labels is not None else r
+                   for r in records)
     # A running count only for a person watching stderr, and only when the results go elsewhere:
     # on a shared terminal the count and the result lines would overwrite each other.
     progress = not (quiet or line_buffered) and sys.stderr.isatty() and not sys.stdout.isatty()

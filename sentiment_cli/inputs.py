@@ -15,6 +15,7 @@ import io
 import logging
 import sys
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -35,6 +36,9 @@ class InputStats:
     replaced: int = 0
     encoding: str = "utf-8"
     notes: list[str] = field(default_factory=list)
+    # With a label column: each row's label, appended as the row is read, taken by the writer in
+    # the same order (one record per row, so the queue never holds more than the rows in flight).
+    labels: deque[str] | None = None
 
     def report(self) -> None:
         if self.replaced:
@@ -93,8 +97,12 @@ def iter_lines(text: io.TextIOWrapper, stats: InputStats) -> Iterator[str]:
         yield line
 
 
-def iter_csv_column(text: io.TextIOWrapper, column: str, stats: InputStats, path: str) -> Iterator[str]:
-    """The values of `column`, row by row; quoted newlines and delimiters inside quotes are fine."""
+def iter_csv_column(text: io.TextIOWrapper, column: str, stats: InputStats, path: str,
+                    label_column: str | None = None) -> Iterator[str]:
+    """The values of `column`, row by row; quoted newlines and delimiters inside quotes are fine.
+
+    With `label_column` present in the header, each row's label goes to `stats.labels`.
+    """
     first = text.readline()
     if not first.strip():
         raise DataError(f"{stats.source} is empty", "Give a CSV file with a header row")
@@ -107,6 +115,9 @@ def iter_csv_column(text: io.TextIOWrapper, column: str, stats: InputStats, path
         raise DataError(f"{stats.source} has no column {column!r} (columns present: {present})",
                         "Name the right column with --text-column")
     col = header.index(column)
+    label_col = header.index(label_column) if label_column in header else None
+    if label_col is not None:
+        stats.labels = deque()
     reader = csv.reader(text, delimiter=delimiter)
     start = 2
     try:
@@ -118,6 +129,8 @@ def iter_csv_column(text: io.TextIOWrapper, column: str, stats: InputStats, path
                                 f"Quote texts that contain the delimiter {delimiter!r}, and close every quote")
             start = reader.line_num + 2
             stats.rows += 1
+            if stats.labels is not None:
+                stats.labels.append(row[label_col].strip() if label_col < len(row) else "")
             yield row[col] if col < len(row) else ""
     except csv.Error as exc:
         raise DataError(f"{stats.source} line {reader.line_num}: {exc}", "Check the file's quoting") from None
@@ -134,13 +147,14 @@ def is_table(path: str | None) -> bool:
     return path is not None and path.lower().removesuffix(".gz").endswith((".csv", ".tsv"))
 
 
-def read_texts(path: str | None, text_column: str | None, stats: InputStats) -> Iterator[str]:
-    """Texts from stdin/file: one per line, or the `text_column` of a CSV/TSV."""
+def read_texts(path: str | None, text_column: str | None, stats: InputStats,
+               label_column: str | None = None) -> Iterator[str]:
+    """Texts from stdin/file: one per line, or the `text_column` of a CSV/TSV (see iter_csv_column)."""
     raw, stats.source = open_binary(path)
     with _damaged_gzip(stats):
         text = text_stream(raw, stats)
     if text_column is not None:
-        return _guarded(iter_csv_column(text, text_column, stats, stats.source), stats)
+        return _guarded(iter_csv_column(text, text_column, stats, stats.source, label_column), stats)
     return _guarded(iter_lines(text, stats), stats)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Iterable, TextIO
 
 METRIC_ROWS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "brier", "ece")
 CSV_FIELDS = ("id", "text", "label", "score", "confidence", "status")
+OPTIONAL_CSV_FIELDS = ("true_label",)  # a column only when the records carry it
 
 
 def _num(value: Any) -> str:
@@ -97,11 +98,10 @@ class RecordWriter:
         self.fmt = fmt
         self.progress = progress
         self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        self._fields: tuple[str, ...] | None = None  # CSV columns, fixed by the first record
 
     def write_all(self, records: Iterable[dict[str, Any]], flush_every: int = 256) -> int:
         n = 0
-        if self._csv is not None:
-            self._csv.writerow(CSV_FIELDS)
         line = _ProgressLine() if self.progress else None
         logger = logging.getLogger("sentiment")
         if line is not None:
@@ -127,7 +127,10 @@ class RecordWriter:
         if self.fmt == "json":
             self.out.write(json_line(record))
         elif self._csv is not None:
-            self._csv.writerow([_csv_value(record.get(k)) for k in CSV_FIELDS])
+            if self._fields is None:
+                self._fields = CSV_FIELDS + tuple(k for k in OPTIONAL_CSV_FIELDS if k in record)
+                self._csv.writerow(self._fields)
+            self._csv.writerow([_csv_value(record.get(k)) for k in self._fields])
         else:
             self.out.write(_text_line(record) + "\n")
 

@@ -153,3 +153,18 @@ def test_default_train_then_predict_without_flags(tmp_path: Path, reviews_train:
     assert (tmp_path / "sentiment-model" / MANIFEST).is_file()
     out = invoke(["predict"], input="A great film.\n").stdout
     assert out.split("\t")[0] in ("positive", "negative")
+
+
+def test_predict_csv_carries_the_true_label(trained_model: Path, reviews_test: Path, tmp_path: Path):
+    import pandas as pd
+
+    gold = pd.read_csv(reviews_test, dtype=str, keep_default_na=False)["label"].tolist()
+    out = invoke(["predict", "--model", str(trained_model), "--input", str(reviews_test), "--format", "json"]).stdout
+    records = [json.loads(line) for line in out.split("\n") if line]
+    assert [r["true_label"] for r in records] == gold  # the model's label column, by default
+    renamed = tmp_path / "renamed.csv"
+    pd.read_csv(reviews_test).rename(columns={"text": "review", "label": "gold"}).head(20).to_csv(renamed, index=False)
+    rows = invoke(["predict", "--model", str(trained_model), "--input", str(renamed), "--text-column", "review",
+                   "--label-column", "gold", "--format", "csv"]).stdout.split("\n")
+    assert rows[0] == "id,text,label,score,confidence,status,true_label" and rows[1].endswith(gold[0])
+    invoke(["predict", "--model", str(trained_model), "--label-column", "label"], input="x\n", exit_code=2)

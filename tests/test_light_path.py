@@ -107,6 +107,20 @@ def test_evaluate_imports_no_tensorflow(trained_model: Path, reviews_test: Path)
     assert not {"tensorflow", "keras", "tf_keras"} & set(heavy)  # pandas and sklearn are fine here
 
 
+def test_evaluate_scores_every_row_against_its_own_label(trained_model: Path, reviews_test: Path):
+    from sentiment_cli.api import evaluate
+    from sentiment_cli.data import load_labeled
+    from sentiment_cli.metrics import classification_report
+
+    predictor = Predictor.from_dir(trained_model)
+    assert predictor.threads == DEFAULT_THREADS  # batches scored concurrently when cores allow
+    data = load_labeled(reviews_test, "text", "label", encoding=predictor.decision.encoding)
+    want = classification_report(data.y, predictor.predict_proba(data.texts), predictor.decision.threshold)
+    got = evaluate(trained_model, reviews_test, batch_size=7)  # many batches in flight, none aligned
+    for key in ("n", "accuracy", "roc_auc", "brier", "confusion_matrix"):
+        assert got[key] == pytest.approx(want[key], abs=1e-9), key
+
+
 # -- ONNX is Keras ---------------------------------------------------------------------------------
 def test_onnx_scores_equal_keras_on_real_reviews(trained_model: Path):
     import keras
