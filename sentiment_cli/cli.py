@@ -133,6 +133,10 @@ model_option = click.option("--model", "model_dir", default=DEFAULT_MODEL, show_
                             metavar="DIR", help="Model directory written by 'sentiment train' ($SENTIMENT_MODEL).")
 backend_option = click.option("--backend", type=click.Choice(["auto", "onnx", "keras"]), default="auto",
                               show_default=True, help="Inference engine (auto: ONNX if exported).")
+data_option = click.option("--data", "data_path", metavar="PATH",
+                           help=f"Training CSV/TSV (default: bundled {BUNDLED_TRAIN}).")
+test_data_option = click.option("--test-data", metavar="PATH", help="Held-out CSV/TSV to report on "
+                                f"(default with the bundled data: {BUNDLED_TEST}).")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 
 
@@ -156,9 +160,8 @@ def load_cli_config(config_path: str | None, overrides: Iterable[str], text_colu
 
 # -- train -----------------------------------------------------------------------------------------
 @cli.command()
-@click.option("--data", "data_path", metavar="PATH", help=f"Training CSV/TSV (default: bundled {BUNDLED_TRAIN}).")
-@click.option("--test-data", metavar="PATH", help="Held-out CSV/TSV to report test metrics on "
-              f"(default with the bundled data: {BUNDLED_TEST}).")
+@data_option
+@test_data_option
 @config_option
 @click.option("--out", "out_dir", default=DEFAULT_MODEL, show_default=True, metavar="DIR",
               help="Model directory to write (atomically).")
@@ -180,14 +183,7 @@ def train(data_path: str | None, test_data: str | None, config_path: str | None,
 
     setup_logging(quiet)
     cfg = load_cli_config(config_path, overrides, text_column, label_column)
-    if data_path is None:
-        bundled = project_file(BUNDLED_TRAIN)
-        if bundled is None:
-            raise ConfigError("no --data given and the bundled data was not found",
-                              "Pass --data PATH, or run from the repository checkout")
-        data_path = str(bundled)
-        if test_data is None and project_file(BUNDLED_TEST):
-            test_data = str(project_file(BUNDLED_TEST))
+    data_path, test_data = _data_or_bundled(data_path, test_data)
     metrics = api.train(cfg, data_path, out_dir, test_data=test_data, force=force, resume=resume,
                         tensorboard=tensorboard, plots=not no_plots, verbose=0 if quiet else None,
                         baseline=baseline)
@@ -311,9 +307,8 @@ def _data_or_bundled(data_path: str | None, test_data: str | None) -> tuple[str,
 
 
 @cli.command()
-@click.option("--data", "data_path", metavar="PATH", help=f"Training CSV/TSV (default: bundled {BUNDLED_TRAIN}).")
-@click.option("--test-data", metavar="PATH", help="Held-out CSV/TSV to report test metrics on "
-              f"(default with the bundled data: {BUNDLED_TEST}).")
+@data_option
+@test_data_option
 @text_col_option
 @label_col_option
 @config_option
@@ -340,9 +335,8 @@ def baseline(data_path: str | None, test_data: str | None, text_column: str | No
 
 @cli.command()
 @click.argument("configs", nargs=-1, required=True, metavar="CONFIG...")
-@click.option("--data", "data_path", metavar="PATH", help=f"Training CSV/TSV (default: bundled {BUNDLED_TRAIN}).")
-@click.option("--test-data", metavar="PATH", help="Held-out CSV/TSV the table reports on "
-              f"(default with the bundled data: {BUNDLED_TEST}; none: the validation split).")
+@data_option
+@test_data_option
 @text_col_option
 @label_col_option
 @set_option
