@@ -83,7 +83,8 @@ class TrainingConfig:
         1, "epochs without validation-loss improvement before stopping (best weights are "
         "restored); null turns early stopping off", kind=int, low=0, nullable=True)
     seed: int = _opt(1337, "seed for the split, shuffling and weight initialisation", low=0)
-    bucketing: bool = _opt(True, "batch reviews of similar length together to cut padding work")
+    bucketing: bool = _opt(False, "batch reviews of similar length together to cut padding work; "
+                           "used only where exact (model.mask with post-padding, see README)")
     threshold: str | float = _opt(0.5, "decision threshold: a number, or 'f1' / 'youden' to "
                                   "choose it on the validation split", kind=(str, int, float))
     calibrate: str = _opt("none", "fit temperature scaling on the validation split",
