@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 import numpy as np
 
 from sentiment_cli import artifacts
-from sentiment_cli.data import LabeledData, file_sha256, load_labeled
+from sentiment_cli.data import LabeledData, load_labeled
 from sentiment_cli.errors import ArtifactError
 from sentiment_cli.metrics import classification_report
 from sentiment_cli.predictor import Predictor, iter_batches
@@ -109,7 +109,7 @@ def _resume_dir(out: Path, cfg: Config, data_path: str | Path, resume: bool) -> 
     import shutil
 
     backup = out.parent / f".{out.name}.resume"
-    stamp = {"config": cfg.to_dict(), "data_sha256": file_sha256(data_path)}
+    stamp = {"config": cfg.to_dict(), "data_sha256": artifacts.sha256(data_path)}
     stamp_file = backup / "run.json"
     if resume:
         if not stamp_file.is_file():
@@ -204,9 +204,9 @@ def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, tes
                                     result.threshold)
         except ImportError:
             log.info("matplotlib is not installed; skipping plots")
-    sources = {"train": {"path": str(data_path), "sha256": file_sha256(data_path), "rows": len(data)}}
+    sources = {"train": {"path": str(data_path), "sha256": artifacts.sha256(data_path), "rows": len(data)}}
     if test is not None and test_path is not None:
-        sources["test"] = {"path": str(test_path), "sha256": file_sha256(test_path), "rows": len(test)}
+        sources["test"] = {"path": str(test_path), "sha256": artifacts.sha256(test_path), "rows": len(test)}
     artifacts.write_manifest(tmp, {"data": sources, "seed": cfg.training.seed, "onnx": onnx_ok,
                                    "devices": result.devices})
 

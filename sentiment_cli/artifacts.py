@@ -34,10 +34,9 @@ TOOL = "sentiment"
 FORMAT_VERSION = 1
 # Without these a directory cannot predict; the ONNX file is optional (Keras is the fallback).
 REQUIRED = (MODEL_KERAS, TOKENIZER, LABELS, MANIFEST)
-DEFAULT_MODEL_DIR = "sentiment-model"
 
 
-def sha256(path: Path) -> str:
+def sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -9,7 +9,7 @@ unknown keys, wrong types and out-of-range values fail with the key's dotted pat
 from __future__ import annotations
 
 import difflib
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -291,9 +291,3 @@ def render_yaml(config: Config | None = None, header: str | None = None) -> str:
             lines.append(f"  {value}  # {f.metadata['doc']}")
         lines.append("")
     return "\n".join(lines)
-
-
-def schema_defaults() -> dict[str, dict[str, Any]]:
-    """Every default, as a plain nested dict (for tests and docs)."""
-    return {name: {f.name: f.default for f in fields(cls) if f.default is not MISSING}
-            for name, cls in SECTIONS.items()}

@@ -365,13 +365,3 @@ def load_labeled(path: str | Path, text_column: str, label_column: str, *,
     y = (labels == encoding.positive).to_numpy(dtype=np.int32)
     return LabeledData(texts=texts.tolist(), y=y, encoding=encoding, source=source,
                        skipped_empty=skipped_empty, skipped_no_label=skipped_no_label, notes=notes)
-
-
-def file_sha256(path: str | Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

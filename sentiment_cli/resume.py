@@ -34,7 +34,6 @@ log = logging.getLogger("sentiment")
 STATE = "state.json"
 BEST_WEIGHTS = "best.weights.npz"
 CHECKPOINT_METADATA = "training_metadata.json"  # written by keras.callbacks.BackupAndRestore
-CHECKPOINT_WEIGHTS = "latest.weights.h5"
 
 
 def completed_epochs(backup_dir: str | Path) -> int:
