@@ -41,7 +41,8 @@ class TokenizerConfig:
     split: str = _opt(" ", "word separator")
     strip_html: bool = _opt(True, "turn HTML tags such as <br /> into spaces before splitting")
     maxlen: int = _opt(400, "tokens per review after padding/truncation", low=1)
-    padding: str = _opt("pre", "where padding zeros go", choices=("pre", "post"))
+    padding: str = _opt("post", "where padding zeros go (post: after the words, which masking and "
+                        "length bucketing need to be exact)", choices=("pre", "post"))
     truncating: str = _opt("pre", "which end of a long review is cut (pre keeps the ending)",
                            choices=("pre", "post"))
 
@@ -55,6 +56,12 @@ class ModelConfig:
     units: int = _opt(32, "units per recurrent layer (per direction)", low=1)
     bidirectional: bool = _opt(False, "run each recurrent layer both ways")
     layers: int = _opt(1, "stacked recurrent layers", low=1, high=8)
+    embedding_init: str = _opt("ppmi_svd", "how the embedding starts: random (Keras' uniform init), or "
+                               "ppmi_svd: word vectors computed from the training texts' word "
+                               "co-occurrences (PPMI + SVD, word_vectors.py), then fine-tuned",
+                               choices=("random", "ppmi_svd"))
+    embedding_window: int = _opt(10, "co-occurrence window, in tokens each side, for embedding_init=ppmi_svd",
+                                 low=1, high=50)
     embedding_dropout: float = _opt(0.5, "drop whole embedding channels (SpatialDropout1D): the "
                                     "embedding is most of the parameters and overfits first",
                                     kind=(int, float), low=0.0, high=0.95)
@@ -63,7 +70,8 @@ class ModelConfig:
                                     kind=(int, float), low=0.0, high=0.95)
     pooling: str = _opt("max_avg", "how the sequence becomes one vector: last state, or max/avg over "
                         "time", choices=("last", "max", "avg", "max_avg"))
-    mask: bool = _opt(False, "mask padding ids in the recurrent layers (slower on CPU)")
+    mask: bool = _opt(True, "mask padding ids in the recurrent layers, so that padding is never read "
+                      "and length bucketing is exact")
 
 
 @dataclass
@@ -71,19 +79,19 @@ class TrainingConfig:
     """Optimizer, schedule and the decisions made on the validation split."""
 
     optimizer: str = _opt("adam", "optimizer", choices=("adam", "adamw", "rmsprop", "sgd"))
-    learning_rate: float = _opt(0.001, "optimizer step size", kind=(int, float), low=0.0, low_open=True)
+    learning_rate: float = _opt(0.003, "optimizer step size", kind=(int, float), low=0.0, low_open=True)
     clipnorm: float | None = _opt(1.0, "clip each gradient's norm (against exploding gradients); "
                                   "null turns it off", kind=(int, float), low=0.0, low_open=True,
                                   nullable=True)
-    batch_size: int = _opt(64, "reviews per step (per replica under a distribution strategy)", low=1)
-    epochs: int = _opt(4, "maximum passes over the training data", low=1)
+    batch_size: int = _opt(256, "reviews per step (per replica under a distribution strategy)", low=1)
+    epochs: int = _opt(3, "maximum passes over the training data", low=1)
     validation_split: float = _opt(0.1, "stratified fraction of training rows held out",
                                    kind=(int, float), low=0.0, high=0.5, low_open=True)
     early_stopping_patience: int | None = _opt(
         1, "epochs without validation-loss improvement before stopping (best weights are "
         "restored); null turns early stopping off", kind=int, low=0, nullable=True)
     seed: int = _opt(1337, "seed for the split, shuffling and weight initialisation", low=0)
-    bucketing: bool = _opt(False, "batch reviews of similar length together to cut padding work; "
+    bucketing: bool = _opt(True, "batch reviews of similar length together to cut padding work; "
                            "used only where exact (model.mask with post-padding, see README)")
     threshold: str | float = _opt(0.5, "decision threshold: a number, or 'f1' / 'youden' to "
                                   "choose it on the validation split", kind=(str, int, float))

@@ -11,6 +11,8 @@ import logging
 import warnings
 from typing import Any
 
+import numpy as np
+
 from sentiment_cli.config import ModelConfig, TrainingConfig
 
 log = logging.getLogger("sentiment")
@@ -42,8 +44,13 @@ def cudnn_blockers(cfg: ModelConfig, padding: str | None = None) -> list[str]:
     return reasons
 
 
-def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | None = None) -> Any:
-    """An uncompiled keras.Model taking int32 id rows of any length (`padding`: tokenizer.padding)."""
+def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | None = None,
+                embedding: np.ndarray | None = None) -> Any:
+    """An uncompiled keras.Model taking int32 id rows of any length (`padding`: tokenizer.padding).
+
+    `embedding` (vocab_size x embedding_dim, e.g. from word_vectors.ppmi_svd) replaces the initial
+    embedding rows that are not all zero; the others keep Keras' random init.
+    """
     import keras
     from keras import layers
 
@@ -82,7 +89,16 @@ def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | 
         x = layers.Dropout(cfg.dropout, seed=seed, name="dropout")(x)
     # float32 output even under mixed precision: a float16 sigmoid saturates and breaks the loss.
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=f"sentiment_{cfg.cell}")
+    model = keras.Model(inputs, outputs, name=f"sentiment_{cfg.cell}")
+    if embedding is not None:
+        layer = model.get_layer("embedding")
+        weights = np.array(layer.get_weights()[0])
+        if embedding.shape != weights.shape:
+            raise ValueError(f"embedding of shape {embedding.shape} for a layer of shape {weights.shape}")
+        known = np.abs(embedding).sum(axis=1) > 0
+        weights[known] = embedding[known]
+        layer.set_weights([weights])
+    return model
 
 
 def make_optimizer(cfg: TrainingConfig) -> Any:

@@ -169,14 +169,17 @@ class Tokenizer:
 
     def encode(self, texts: Iterable[str]) -> np.ndarray:
         """Texts -> int32 array (n, maxlen), ready for the model."""
-        return pad_sequences(self.transform(texts), self.maxlen, padding=self.padding,
-                             truncating=self.truncating)
+        return self.pad(self.transform(texts))
+
+    def pad(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """Id lists (from `transform`) -> int32 array (n, maxlen), with this tokenizer's padding."""
+        return pad_sequences(sequences, self.maxlen, padding=self.padding, truncating=self.truncating)
 
     def encode_with_lengths(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Like `encode`, also returning each text's token count before truncation."""
         seqs = self.transform(texts)
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-        return pad_sequences(seqs, self.maxlen, padding=self.padding, truncating=self.truncating), lengths
+        return self.pad(seqs), lengths
 
     @property
     def vocabulary_size(self) -> int:

@@ -1,8 +1,9 @@
 """The training loop: split, tokenize, batch, fit with early stopping, then decide on validation.
 
 Reads like a recipe on purpose (nanoGPT's train.py): seed everything, hold out a stratified
-validation split, fit the tokenizer on the training part only, build the model from the config,
-`fit` with early stopping that restores the best weights, and choose the decision threshold and
+validation split, fit the tokenizer on the training part only, compute word vectors from the same
+reviews to start the embedding (word_vectors.py), build the model from the config, `fit` (length-
+bucketed batches where exact) with early stopping that restores the best weights, and choose the decision threshold and
 calibration temperature on the validation split. I/O of the model directory lives in api.py.
 """
 
@@ -151,6 +152,18 @@ def bucketing_is_exact(cfg: Config) -> bool:
     return m.mask and (cfg.tokenizer.padding == "post" or m.pooling in ("last", "avg"))
 
 
+def initial_embedding(cfg: Config, tokenizer: Tokenizer, sequences: list[list[int]]) -> np.ndarray | None:
+    """Starting embedding rows per model.embedding_init: None keeps Keras' random init."""
+    if cfg.model.embedding_init == "random":
+        return None
+    from sentiment_cli.word_vectors import ppmi_svd
+
+    oov = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
+    return ppmi_svd(sequences, tokenizer.vocabulary_size, cfg.model.embedding_dim,
+                    window=cfg.model.embedding_window, seed=cfg.training.seed,
+                    skip=(0,) if oov is None else (0, oov))
+
+
 def class_weights(y: np.ndarray, mode: str) -> np.ndarray | None:
     """Per-row weights n / (2 * n_class) for 'balanced', as scikit-learn defines it."""
     if mode != "balanced":
@@ -195,9 +208,11 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     y_va = data.y[va_idx]
 
     tokenizer = tokenizer_from_config(cfg).fit(tr_texts)
-    x_tr, len_tr = tokenizer.encode_with_lengths(tr_texts)
-    x_va = tokenizer.encode(va_texts)
+    seqs_tr = tokenizer.transform(tr_texts)
+    x_tr = tokenizer.pad(seqs_tr)
+    len_tr = np.fromiter(map(len, seqs_tr), dtype=np.int64, count=len(seqs_tr))
     len_tr = np.minimum(len_tr, cfg.tokenizer.maxlen)
+    x_va = tokenizer.encode(va_texts)
     log.info("training on %d reviews, validating on %d; vocabulary %d words, ids below %d kept",
              len(tr_texts), len(va_texts), len(tokenizer.word_index_), tokenizer.vocabulary_size)
 
@@ -232,14 +247,17 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
 
-    start = time.perf_counter()
+    steps = -(-len(y_tr) // batch_size)
+    start = time.perf_counter()  # training time includes computing the initial word vectors
+    embedding = initial_embedding(cfg, tokenizer, seqs_tr)
+    del seqs_tr
     with stdout_to_stderr():
         # model.fit's loop, written out so that it also runs under multi_worker (distribute.py).
         fitted = distribute.fit(
             placement, lambda: compile_model(build_model(cfg.model, vocab_size=tokenizer.vocabulary_size,
-                                                         seed=tc.seed, padding=cfg.tokenizer.padding), tc),
-            train_ds, val_ds, epochs=tc.epochs, steps=-(-len(y_tr) // batch_size), callbacks=callbacks,
-            verbose=verbose)
+                                                         seed=tc.seed, padding=cfg.tokenizer.padding,
+                                                         embedding=embedding), tc),
+            train_ds, val_ds, epochs=tc.epochs, steps=steps, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     model, history = fitted.model, fitted.history
     resumed_from = 0
