@@ -189,10 +189,13 @@ def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, tes
     (tmp / artifacts.CONFIG).write_text(render_yaml(cfg, "Resolved config of this model (sentiment train)."),
                                         encoding="utf-8")
     decision = Decision(data.encoding, result.threshold, result.temperature)
+    sample = result.tokenizer.encode(data.texts[:256])
+    onnx_ok = export_onnx(result.model, tmp / artifacts.MODEL_ONNX, sample)
     # The input columns too: `predict --input file.csv` then needs no YAML parser (see input_columns).
     artifacts.write_json(tmp / artifacts.LABELS, {**decision.to_dict(), "text_column": cfg.data.text_column,
-                                                  "label_column": cfg.data.label_column})
-    onnx_ok = export_onnx(result.model, tmp / artifacts.MODEL_ONNX, result.tokenizer.encode(data.texts[:256]))
+                                                  "label_column": cfg.data.label_column,
+                                                  "trim_padding": _trim_is_exact(cfg, result.model, tmp, onnx_ok,
+                                                                                 sample)})
     metrics["onnx"] = onnx_ok
     artifacts.write_json(tmp / artifacts.METRICS, metrics)
     _write_history(tmp / artifacts.HISTORY, result.history)
@@ -227,6 +230,22 @@ def _write_history(path: Path, history: dict[str, list[float]]) -> None:
         writer.writerow(["epoch", *keys])
         for i in range(len(history[keys[0]]) if keys else 0):
             writer.writerow([i + 1, *(f"{history[k][i]:.6f}" for k in keys)])
+
+
+def _trim_is_exact(cfg: Config, model: Any, tmp: Path, onnx_ok: bool, sample: np.ndarray) -> bool:
+    """Whether predict may drop all-padding columns: the config says it is exact (a masked model,
+    as for length bucketing) and the runtime predict will use agrees on real rows."""
+    from sentiment_cli.predictor import onnx_runner, trimming_is_exact
+    from sentiment_cli.training import bucketing_is_exact
+
+    if not bucketing_is_exact(cfg):
+        return False
+    score = (onnx_runner(tmp / artifacts.MODEL_ONNX, 2) if onnx_ok
+             else lambda x: np.asarray(model.predict(x, verbose=0)).reshape(-1))
+    exact = trimming_is_exact(score, sample, cfg.tokenizer.padding, ONNX_TOLERANCE)
+    if not exact:
+        log.info("scores of padding-trimmed rows differ from full-width ones: predict keeps maxlen columns")
+    return exact
 
 
 def export_onnx(model: Any, path: Path, sample: np.ndarray) -> bool:

@@ -49,6 +49,33 @@ class Decision:
         return {**self.encoding.to_dict(), "threshold": self.threshold, "temperature": self.temperature}
 
 
+def trim_padding(x: np.ndarray, padding: str) -> np.ndarray:
+    """`x` without the columns that are padding (0) in every row, keeping at least one column.
+
+    For a model that masks padding (model.mask with post-padding: see training.bucketing_is_exact)
+    the scores are unchanged, and a batch of short texts costs its own length instead of maxlen
+    steps: one review from stdin, `--explain`'s variants of one review, short texts in general.
+    """
+    used = np.flatnonzero(x.any(axis=0))
+    if len(used) == 0:
+        return x[:, :1]
+    return x[:, :used[-1] + 1] if padding == "post" else x[:, used[0]:]
+
+
+def trimming_is_exact(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray, padding: str,
+                      tolerance: float, group: int = 16) -> bool:
+    """Whether scoring `x` in small groups, each trimmed, gives `score(x)`'s scores within `tolerance`.
+
+    Train time proves it on real rows, for the exported runtime, before labels.json allows it.
+    """
+    if len(x) == 0:
+        return False
+    full = np.asarray(score(x)).reshape(-1)
+    parts = [np.asarray(score(np.ascontiguousarray(trim_padding(x[i:i + group], padding)))).reshape(-1)
+             for i in range(0, len(x), group)]
+    return bool(np.max(np.abs(np.concatenate(parts) - full)) <= tolerance)
+
+
 def onnx_runner(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
     import onnxruntime as ort
 
@@ -156,13 +183,17 @@ class Predictor:
     """
 
     def __init__(self, tokenizer: Tokenizer, decision: Decision, runner: Callable[[np.ndarray], np.ndarray],
-                 backend: str, model_dir: Path | None = None, threads: int = 1) -> None:
+                 backend: str, model_dir: Path | None = None, threads: int = 1,
+                 trim_padding: bool = False) -> None:
         self.tokenizer = tokenizer
         self.decision = decision
         self._run = runner
         self.backend = backend
         self.model_dir = model_dir
         self.threads = max(1, int(threads))
+        # labels.json's "trim_padding": train time proved that dropping all-padding columns leaves
+        # the scores unchanged (trimming_is_exact), so score_ids skips them.
+        self.trim_padding = trim_padding
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, *, backend: str = "auto",
@@ -175,6 +206,7 @@ class Predictor:
         artifacts.check_model_dir(model_dir, files=(artifacts.TOKENIZER, artifacts.LABELS, model_file))
         tokenizer = Tokenizer.load(model_dir / artifacts.TOKENIZER)
         decision = Decision.load(model_dir / artifacts.LABELS)
+        trim = artifacts.read_json(model_dir / artifacts.LABELS).get("trim_padding") is True
         if use_onnx:
             if not onnx_path.is_file():
                 raise ArtifactError(f"'{onnx_path}' is missing", "Use --backend keras or re-train the model")
@@ -184,7 +216,7 @@ class Predictor:
                 log.warning("no %s in '%s'; using Keras (slower start)", artifacts.MODEL_ONNX, model_dir)
             runner = keras_runner(model_dir / artifacts.MODEL_KERAS)
         return cls(tokenizer, decision, runner, "onnx" if use_onnx else "keras", model_dir,
-                   threads=threads if use_onnx else 1)
+                   threads=threads if use_onnx else 1, trim_padding=trim)
 
     @property
     def maxlen(self) -> int:
@@ -194,6 +226,8 @@ class Predictor:
         """Calibrated probabilities for already-encoded rows, clipped to [0, 1]."""
         if len(x) == 0:
             return np.zeros(0, dtype=np.float64)
+        if self.trim_padding:
+            x = trim_padding(x, self.tokenizer.padding)
         p = self._run(np.ascontiguousarray(x, dtype=np.int32)).astype(np.float64)
         return np.clip(apply_temperature(p, self.decision.temperature), 0.0, 1.0)
 
