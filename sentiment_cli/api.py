@@ -19,7 +19,7 @@ from sentiment_cli import artifacts
 from sentiment_cli.data import LabeledData, load_labeled
 from sentiment_cli.errors import ArtifactError
 from sentiment_cli.metrics import classification_report
-from sentiment_cli.predictor import Predictor, iter_batches
+from sentiment_cli.predictor import DEFAULT_BATCH_SIZE, Predictor, iter_batches
 
 if TYPE_CHECKING:  # the config schema is imported where used: `predict` never needs it
     from sentiment_cli.config import Config
@@ -297,7 +297,7 @@ def input_columns(model_dir: str | Path) -> tuple[str, str]:
 
 def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str | None = None,
              label_column: str | None = None, threshold: float | None = None, backend: str = "auto",
-             batch_size: int = 128, sweep: bool = False, slices: bool = False,
+             batch_size: int = DEFAULT_BATCH_SIZE, sweep: bool = False, slices: bool = False,
              plots_dir: str | Path | None = None) -> dict[str, Any]:
     """Score a labelled file with a trained model and return its metrics (quiet: prints nothing)."""
     predictor = Predictor.from_dir(model_dir, backend=backend)
@@ -334,7 +334,7 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
 
 
 # -- predict ---------------------------------------------------------------------------------------
-def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: int = 128,
+def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
                     threshold: float | None = None, explain_k: int = 0,
                     overlap: bool = True) -> Iterator[dict[str, Any]]:
     """One record per input text, in order, scored in batches; empty texts get status 'empty'.

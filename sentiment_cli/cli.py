@@ -245,8 +245,9 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--threshold", type=float, callback=lambda c, p, v: _threshold(v),
               help="Decision threshold (default: the one stored at train time).")
-@click.option("--batch-size", type=click.IntRange(1, 65536), default=128, show_default=True,
-              help="Texts scored per inference call (memory grows with it, speed hardly).")
+@click.option("--batch-size", type=click.IntRange(1, 65536), default=None,
+              help="Texts tokenized and scored together; a masked model scores them in length-sorted "
+              "groups (default: predictor.DEFAULT_BATCH_SIZE, 512; memory grows with it).")
 @click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="Inference calls run at once, one core each (default: CPU cores, at most 4).")
 @click.option("--line-buffered", is_flag=True, help="Answer each line as soon as it is read (for tail -f).")
@@ -255,14 +256,15 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
 @backend_option
 @quiet_option
 def predict(model_dir: str, input_path: str | None, text_column: str | None, label_column: str | None,
-            fmt: str, threshold: float | None, batch_size: int, threads: int | None, line_buffered: bool,
+            fmt: str, threshold: float | None, batch_size: int | None, threads: int | None, line_buffered: bool,
             explain: bool, top_k: int, backend: str, quiet: bool) -> None:
     """Label texts from stdin or --input: one result per input, in order."""
     from sentiment_cli import api, inputs
-    from sentiment_cli.predictor import DEFAULT_THREADS, Predictor
+    from sentiment_cli.predictor import DEFAULT_BATCH_SIZE, DEFAULT_THREADS, Predictor
     from sentiment_cli.report import RecordWriter
 
     setup_logging(quiet)
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
     predictor = Predictor.from_dir(model_dir, backend=backend, threads=threads or DEFAULT_THREADS)
     if label_column is not None and not (text_column or inputs.is_table(input_path)):
         raise click.UsageError("--label-column needs a CSV/TSV --input (or --text-column)")

@@ -62,6 +62,13 @@ def trim_padding(x: np.ndarray, padding: str) -> np.ndarray:
     return x[:, :used[-1] + 1] if padding == "post" else x[:, used[0]:]
 
 
+def row_lengths(x: np.ndarray, padding: str) -> np.ndarray:
+    """Each row's width without its padding (0 for an all-padding row)."""
+    nonzero = x != 0
+    edge = nonzero[:, ::-1] if padding == "post" else nonzero
+    return np.where(nonzero.any(axis=1), x.shape[1] - np.argmax(edge, axis=1), 0)
+
+
 def trimming_is_exact(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray, padding: str,
                       tolerance: float, group: int = 16) -> bool:
     """Whether scoring `x` in small groups, each trimmed, gives `score(x)`'s scores within `tolerance`.
@@ -174,6 +181,15 @@ def load_keras_model(path: Path) -> Any:
                             "Restore model.keras or re-train the model") from None
 
 
+# Texts per batch that predict/evaluate tokenize and hand to one scoring thread, and rows per ONNX
+# call when such a batch is scored by length (Predictor._run_by_length). The exported LSTM is an
+# ONNX Loop that pays a fixed cost per time step and call, so fewer, length-sorted calls win: on the
+# default model, 6,000 test reviews scored in 1.83 s as 128-row full-width batches, 1.13 s as
+# 512-row batches in length-sorted calls of 128, 1.08 s with 1,024-row batches (one thread).
+DEFAULT_BATCH_SIZE = 512
+LENGTH_GROUP = 128
+
+
 class Predictor:
     """Raw strings -> positive-class probabilities -> labels, for one model directory.
 
@@ -226,10 +242,27 @@ class Predictor:
         """Calibrated probabilities for already-encoded rows, clipped to [0, 1]."""
         if len(x) == 0:
             return np.zeros(0, dtype=np.float64)
-        if self.trim_padding:
-            x = trim_padding(x, self.tokenizer.padding)
-        p = self._run(np.ascontiguousarray(x, dtype=np.int32)).astype(np.float64)
-        return np.clip(apply_temperature(p, self.decision.temperature), 0.0, 1.0)
+        if not self.trim_padding:
+            p = self._run(np.ascontiguousarray(x, dtype=np.int32)).astype(np.float64)
+        elif self.backend != "onnx" or len(x) <= LENGTH_GROUP:
+            p = self._run(np.ascontiguousarray(trim_padding(x, self.tokenizer.padding), dtype=np.int32))
+        else:
+            p = self._run_by_length(x)
+        return np.clip(apply_temperature(p.astype(np.float64), self.decision.temperature), 0.0, 1.0)
+
+    def _run_by_length(self, x: np.ndarray) -> np.ndarray:
+        """Rows sorted by length and scored LENGTH_GROUP at a time, each group cut to its longest row.
+
+        One long review no longer makes a whole batch pay maxlen steps per row: a batch costs
+        about its rows' own lengths. Exact wherever trim_padding is (rows never interact).
+        """
+        padding = self.tokenizer.padding
+        order = np.argsort(row_lengths(x, padding), kind="stable")
+        p = np.empty(len(x), dtype=np.float64)
+        for i in range(0, len(x), LENGTH_GROUP):
+            rows = order[i:i + LENGTH_GROUP]
+            p[rows] = self._run(np.ascontiguousarray(trim_padding(x[rows], padding), dtype=np.int32))
+        return p
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.score_ids(self.tokenizer.encode(texts))

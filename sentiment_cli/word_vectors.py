@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 log = logging.getLogger("sentiment")
 
@@ -34,7 +37,7 @@ TARGET_STD = 0.2
 
 
 def cooccurrence(sequences: Sequence[Sequence[int]], vocab_size: int, window: int,
-                 skip: Sequence[int] = (0,)) -> "scipy.sparse.csr_matrix":  # noqa: F821
+                 skip: Sequence[int] = (0,)) -> csr_matrix:
     """Symmetric word-word counts within `window` tokens, each pair weighted 1/distance.
 
     Ids in `skip` (padding, the OOV bucket) are left out: the OOV id stands for thousands of
@@ -57,7 +60,7 @@ def cooccurrence(sequences: Sequence[Sequence[int]], vocab_size: int, window: in
     return counts
 
 
-def ppmi(counts: "scipy.sparse.csr_matrix") -> "scipy.sparse.csr_matrix":  # noqa: F821
+def ppmi(counts: csr_matrix) -> csr_matrix:
     """Positive PMI, log(p(w, c) / (p(w) p_smoothed(c))) where positive, else nothing stored."""
     import scipy.sparse as sp
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import TEST, head_rows
 from sentiment_cli import artifacts
 from sentiment_cli.config import load_config
-from sentiment_cli.predictor import Predictor, trim_padding, trimming_is_exact
+from sentiment_cli.predictor import LENGTH_GROUP, Predictor, row_lengths, trim_padding, trimming_is_exact
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*does not support masking")
 
@@ -23,6 +23,28 @@ def test_trim_padding_cuts_only_columns_that_are_padding_in_every_row():
     assert trim_padding(np.zeros((3, 4), dtype=int), "post").shape == (3, 1)  # empty texts: one column
     inner = np.array([[5, 0, 6, 0]])  # a 0 inside a row (OOV-less drop) is not padding
     np.testing.assert_array_equal(trim_padding(inner, "post"), inner[:, :3])
+
+
+def test_row_lengths_ignore_padding_on_either_side():
+    np.testing.assert_array_equal(row_lengths(np.array([[5, 0, 6, 0], [7, 0, 0, 0], [0, 0, 0, 0]]), "post"),
+                                  [3, 1, 0])
+    np.testing.assert_array_equal(row_lengths(np.array([[0, 5, 0, 6], [0, 0, 0, 7]]), "pre"), [3, 1])
+
+
+def test_long_batches_are_scored_by_length_in_order(trained_model: Path):
+    """A batch larger than LENGTH_GROUP is sorted by length, scored in groups and put back in order."""
+    texts = head_rows(TEST, 600)["text"].tolist()
+    texts = [t if i % 3 else " ".join(t.split()[:5]) for i, t in enumerate(texts)]  # short and long mixed
+    predictor = Predictor.from_dir(trained_model, backend="onnx")
+    x = predictor.tokenizer.encode(texts)
+    assert len(x) > 4 * LENGTH_GROUP and predictor.trim_padding
+    widths = []
+    run = predictor._run
+    predictor._run = lambda b: (widths.append(b.shape[1]), run(b))[1]
+    by_length = predictor.score_ids(x)
+    assert len(widths) == -(-len(x) // LENGTH_GROUP) and min(widths) < max(widths) <= x.shape[1]
+    predictor._run, predictor.trim_padding = run, False
+    np.testing.assert_allclose(by_length, predictor.score_ids(x), atol=1e-6)
 
 
 def test_trimming_is_exact_catches_a_width_dependent_model():
@@ -69,3 +91,13 @@ def test_train_time_decision_follows_the_config(tmp_path: Path, overrides: list[
 
     sample = pad_sequences(rows, 12, padding=cfg.tokenizer.padding)
     assert _trim_is_exact(cfg, model, tmp_path, False, sample) is expected
+
+
+def test_predict_help_states_the_batch_size_default():
+    from click.testing import CliRunner
+
+    from sentiment_cli.cli import cli
+    from sentiment_cli.predictor import DEFAULT_BATCH_SIZE
+
+    out = CliRunner().invoke(cli, ["predict", "--help"]).output
+    assert f"DEFAULT_BATCH_SIZE, {DEFAULT_BATCH_SIZE};" in " ".join(out.split())
