@@ -2,9 +2,10 @@
 
 Reads like a recipe on purpose (nanoGPT's train.py): seed everything, hold out a stratified
 validation split, fit the tokenizer on the training part only, compute word vectors from the same
-reviews to start the embedding (word_vectors.py), build the model from the config, `fit` (length-
-bucketed batches where exact) with early stopping that restores the best weights, and choose the decision threshold and
-calibration temperature on the validation split. I/O of the model directory lives in api.py.
+reviews to start the embedding (word_vectors.py), build the model from the config, `fit` on
+length-bucketed batches (where exact) with early stopping that restores the best weights, and
+choose the decision threshold and calibration temperature on the validation split. I/O of the
+model directory lives in api.py.
 """
 
 from __future__ import annotations
