@@ -27,6 +27,8 @@ from sentiment_cli.metrics import apply_temperature, choose_threshold, fit_tempe
 from sentiment_cli.tokenizer import Tokenizer
 
 log = logging.getLogger("sentiment")
+# Fewer optimizer steps per epoch than this and `train` suggests smaller batches.
+FEW_STEPS = 10
 
 
 @dataclass
@@ -249,6 +251,12 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
         verbose = 1 if sys.stderr.isatty() else 2
 
     steps = -(-len(y_tr) // batch_size)
+    if steps < FEW_STEPS:
+        # The defaults suit tens of thousands of reviews; a few thousand at batch 256 barely learn
+        # (1,350 IMDB reviews: 0.62 test accuracy at 256, 0.83 at 32, same epochs).
+        log.warning("only %d step(s) per epoch: %d training reviews in batches of %d. A small dataset "
+                    "learns better in smaller batches, e.g. --set training.batch_size=32",
+                    steps, len(y_tr), batch_size)
     start = time.perf_counter()  # training time includes computing the initial word vectors
     embedding = initial_embedding(cfg, tokenizer, seqs_tr)
     del seqs_tr

@@ -78,3 +78,19 @@ def test_bucketing_order_comes_from_the_seed():
     assert first != second  # reshuffled each epoch...
     assert epochs(1) == [first, second]  # ...the same way for the same seed
     assert epochs(2)[0] != first
+
+
+def test_small_dataset_in_big_batches_gets_a_hint(tmp_path: Path, reviews_train: Path, caplog):
+    """600 reviews in the default batches of 256 make 3 steps an epoch: train says what to change."""
+    import logging
+
+    from sentiment_cli import training
+    from sentiment_cli.data import load_labeled
+
+    data = load_labeled(reviews_train, "text", "label")
+    cfg = load_config(None, ["training.epochs=1", "tokenizer.maxlen=40", "model.units=4", "model.embedding_dim=4"])
+    with caplog.at_level(logging.WARNING, logger="sentiment"):
+        training.train(cfg, data, verbose=0)
+    hints = [r.getMessage() for r in caplog.records if "step(s) per epoch" in r.getMessage()]
+    assert hints == ["only 3 step(s) per epoch: 540 training reviews in batches of 256. A small dataset "
+                     "learns better in smaller batches, e.g. --set training.batch_size=32"]
