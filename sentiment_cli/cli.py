@@ -247,7 +247,7 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
               help="Decision threshold (default: the one stored at train time).")
 @click.option("--batch-size", type=click.IntRange(1, 65536), default=None,
               help="Texts tokenized and scored together; a masked model scores them in length-sorted "
-              "groups (default: predictor.DEFAULT_BATCH_SIZE, 512; memory grows with it).")
+              "groups (default: 512; memory grows with it).")
 @click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="Inference calls run at once, one core each (default: CPU cores, at most 4).")
 @click.option("--line-buffered", is_flag=True, help="Answer each line as soon as it is read (for tail -f).")

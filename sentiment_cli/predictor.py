@@ -37,8 +37,9 @@ class Decision:
     temperature: float = 1.0
 
     @classmethod
-    def load(cls, path: Path) -> "Decision":
-        data = artifacts.read_json(path)
+    def load(cls, path: Path, data: dict[str, Any] | None = None) -> "Decision":
+        """From labels.json at `path` (or its already-read contents, `data`)."""
+        data = artifacts.read_json(path) if data is None else data
         try:
             return cls(LabelEncoding.from_dict(data), float(data.get("threshold", 0.5)),
                        float(data.get("temperature", 1.0)))
@@ -56,10 +57,8 @@ def trim_padding(x: np.ndarray, padding: str) -> np.ndarray:
     the scores are unchanged, and a batch of short texts costs its own length instead of maxlen
     steps: one review from stdin, `--explain`'s variants of one review, short texts in general.
     """
-    used = np.flatnonzero(x.any(axis=0))
-    if len(used) == 0:
-        return x[:, :1]
-    return x[:, :used[-1] + 1] if padding == "post" else x[:, used[0]:]
+    width = max(int(row_lengths(x, padding).max(initial=0)), 1)
+    return x[:, :width] if padding == "post" else x[:, x.shape[1] - width:]
 
 
 def row_lengths(x: np.ndarray, padding: str) -> np.ndarray:
@@ -221,8 +220,9 @@ class Predictor:
         model_file = artifacts.MODEL_ONNX if use_onnx else artifacts.MODEL_KERAS
         artifacts.check_model_dir(model_dir, files=(artifacts.TOKENIZER, artifacts.LABELS, model_file))
         tokenizer = Tokenizer.load(model_dir / artifacts.TOKENIZER)
-        decision = Decision.load(model_dir / artifacts.LABELS)
-        trim = artifacts.read_json(model_dir / artifacts.LABELS).get("trim_padding") is True
+        labels = artifacts.read_json(model_dir / artifacts.LABELS)
+        decision = Decision.load(model_dir / artifacts.LABELS, labels)
+        trim = labels.get("trim_padding") is True
         if use_onnx:
             if not onnx_path.is_file():
                 raise ArtifactError(f"'{onnx_path}' is missing", "Use --backend keras or re-train the model")

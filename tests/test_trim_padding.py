@@ -60,7 +60,15 @@ def test_trained_masked_model_trims_and_scores_the_same(trained_model: Path):
     for backend in ("onnx", "keras"):
         predictor = Predictor.from_dir(trained_model, backend=backend)
         assert predictor.trim_padding
-        trimmed = predictor.predict_proba(texts[:1] + ["great", ""])  # short batches really are cut
+        widths, run = [], predictor._run
+        predictor._run = lambda b: (widths.append(b.shape[1]), run(b))[1]
+        short = ["great film", "awful", ""]
+        trimmed = predictor.predict_proba(short)
+        assert widths == [2]  # the batch was cut to its longest row, not maxlen
+        predictor._run, predictor.trim_padding = run, False
+        np.testing.assert_allclose(trimmed, predictor.predict_proba(short), atol=1e-6)
+        predictor.trim_padding = True
+        trimmed = predictor.predict_proba(texts[:1] + ["great", ""])
         predictor.trim_padding = False
         full = predictor.predict_proba(texts[:1] + ["great", ""])
         np.testing.assert_allclose(trimmed, full, atol=1e-6)
@@ -100,4 +108,4 @@ def test_predict_help_states_the_batch_size_default():
     from sentiment_cli.predictor import DEFAULT_BATCH_SIZE
 
     out = CliRunner().invoke(cli, ["predict", "--help"]).output
-    assert f"DEFAULT_BATCH_SIZE, {DEFAULT_BATCH_SIZE};" in " ".join(out.split())
+    assert f"(default: {DEFAULT_BATCH_SIZE};" in " ".join(out.split())  # the help says what the code uses
