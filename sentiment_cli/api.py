@@ -62,6 +62,7 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
         except KeyboardInterrupt:
             _log_resume_hint(out, backup)
             raise
+        cfg = result.config or cfg  # every "auto" value resolved: config.yaml repeats this run
         metrics = _train_metrics(result, cfg, data, test)
         if baseline:
             from sentiment_cli.baseline import fit_baseline
@@ -163,6 +164,8 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         "train_rows": len(data),
         "devices": result.devices,
     }
+    if getattr(result, "parts", None):
+        metrics["wide_deep"] = result.parts  # each branch alone on validation, and what the combiner kept
     if getattr(result, "resumed_from", 0):
         metrics["resumed_from_epoch"] = result.resumed_from  # epochs restored by --resume
     if getattr(result, "val_p_raw", None) is not None:
@@ -172,7 +175,7 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         metrics["validation"]["ece_raw"] = expected_calibration_error(result.val_y, result.val_p_raw)
     if test is not None:
         x, lengths = result.tokenizer.encode_with_lengths(test.texts)
-        p = apply_temperature(predict_proba(result.model, x), result.temperature)
+        p = apply_temperature(predict_proba(result.model, x, result.features), result.temperature)
         metrics["test"] = classification_report(test.y, p, result.threshold)
         metrics["test"]["truncated"] = int((lengths > cfg.tokenizer.maxlen).sum())
     return metrics
@@ -186,16 +189,18 @@ def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, tes
 
     save_for_inference(result.model, tmp / artifacts.MODEL_KERAS)
     result.tokenizer.save(tmp / artifacts.TOKENIZER)
+    if result.features is not None:
+        artifacts.write_json(tmp / artifacts.FEATURES, result.features.to_dict())
     (tmp / artifacts.CONFIG).write_text(render_yaml(cfg, "Resolved config of this model (sentiment train)."),
                                         encoding="utf-8")
     decision = Decision(data.encoding, result.threshold, result.temperature)
     sample = result.tokenizer.encode(data.texts[:256])
-    onnx_ok = export_onnx(result.model, tmp / artifacts.MODEL_ONNX, sample)
+    onnx_ok = export_onnx(result.model, tmp / artifacts.MODEL_ONNX, sample, result.features)
     # The input columns too: `predict --input file.csv` then needs no YAML parser (see input_columns).
     artifacts.write_json(tmp / artifacts.LABELS, {**decision.to_dict(), "text_column": cfg.data.text_column,
                                                   "label_column": cfg.data.label_column,
                                                   "trim_padding": _trim_is_exact(cfg, result.model, tmp, onnx_ok,
-                                                                                 sample)})
+                                                                                 sample, result.features)})
     metrics["onnx"] = onnx_ok
     artifacts.write_json(tmp / artifacts.METRICS, metrics)
     _write_history(tmp / artifacts.HISTORY, result.history)
@@ -232,7 +237,8 @@ def _write_history(path: Path, history: dict[str, list[float]]) -> None:
             writer.writerow([i + 1, *(f"{history[k][i]:.6f}" for k in keys)])
 
 
-def _trim_is_exact(cfg: Config, model: Any, tmp: Path, onnx_ok: bool, sample: np.ndarray) -> bool:
+def _trim_is_exact(cfg: Config, model: Any, tmp: Path, onnx_ok: bool, sample: np.ndarray,
+                   features: Any = None) -> bool:
     """Whether predict may drop all-padding columns: the config says it is exact (a masked model,
     as for length bucketing) and the runtime predict will use agrees on real rows."""
     from sentiment_cli.predictor import onnx_runner, trimming_is_exact
@@ -240,16 +246,19 @@ def _trim_is_exact(cfg: Config, model: Any, tmp: Path, onnx_ok: bool, sample: np
 
     if not bucketing_is_exact(cfg):
         return False
-    score = (onnx_runner(tmp / artifacts.MODEL_ONNX, 2) if onnx_ok
-             else lambda x: np.asarray(model.predict(x, verbose=0)).reshape(-1))
+    from sentiment_cli.training import predict_proba
+
+    score = (onnx_runner(tmp / artifacts.MODEL_ONNX, 2, features) if onnx_ok
+             else lambda x: predict_proba(model, x, features))
     exact = trimming_is_exact(score, sample, cfg.tokenizer.padding, ONNX_TOLERANCE)
     if not exact:
         log.info("scores of padding-trimmed rows differ from full-width ones: predict keeps maxlen columns")
     return exact
 
 
-def export_onnx(model: Any, path: Path, sample: np.ndarray) -> bool:
-    """Export to ONNX and prove it scores like Keras on `sample`; on any failure keep Keras only."""
+def export_onnx(model: Any, path: Path, sample: np.ndarray, features: Any = None) -> bool:
+    """Export to ONNX and prove it scores like Keras on `sample` (id rows; `features` computes the
+    wide branch's inputs from them); on any failure keep Keras only."""
     import contextlib
 
     try:
@@ -257,8 +266,10 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray) -> bool:
             model.export(str(path), format="onnx")
         from sentiment_cli.predictor import onnx_runner
 
-        got = onnx_runner(path, 2)(np.ascontiguousarray(sample, dtype=np.int32))
-        want = np.asarray(model.predict(sample, verbose=0)).reshape(-1)
+        from sentiment_cli.training import predict_proba
+
+        got = onnx_runner(path, 2, features)(np.ascontiguousarray(sample, dtype=np.int32))
+        want = predict_proba(model, sample, features)
         diff = float(np.max(np.abs(got - want))) if len(sample) else 0.0
         if diff > ONNX_TOLERANCE:
             raise ValueError(f"ONNX scores differ from Keras by {diff:.2e}")

@@ -25,6 +25,7 @@ MODEL_KERAS = "model.keras"
 MODEL_ONNX = "model.onnx"
 TOKENIZER = "tokenizer.json"
 CONFIG = "config.yaml"
+FEATURES = "features.json"  # the wide branch's n-gram vocabulary and idf (ngrams.py), when the model has one
 LABELS = "labels.json"  # label values, threshold, temperature, text column: what inference needs
 METRICS = "metrics.json"
 HISTORY = "history.csv"

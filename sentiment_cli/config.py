@@ -21,10 +21,16 @@ KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 def _opt(default: Any, doc: str, *, kind: type | tuple[type, ...] | None = None,
          choices: tuple[Any, ...] | None = None, low: float | None = None,
-         high: float | None = None, low_open: bool = False, nullable: bool = False) -> Any:
-    """A dataclass field that carries its own validation rules and documentation."""
-    meta = {"doc": doc, "kind": kind if kind is not None else type(default), "choices": choices,
-            "low": low, "high": high, "low_open": low_open, "nullable": nullable}
+         high: float | None = None, low_open: bool = False, nullable: bool = False,
+         auto: bool = False) -> Any:
+    """A dataclass field that carries its own validation rules and documentation.
+
+    `auto`: the value may also be the string "auto", resolved from the training data at train time
+    (auto.py) and written resolved into the model directory's config.yaml.
+    """
+    kind = kind if kind is not None else type(default)
+    meta = {"doc": doc, "kind": kind, "choices": choices, "low": low, "high": high,
+            "low_open": low_open, "nullable": nullable, "auto": auto}
     return field(default=default, metadata=meta)
 
 
@@ -32,15 +38,18 @@ def _opt(default: Any, doc: str, *, kind: type | tuple[type, ...] | None = None,
 class TokenizerConfig:
     """Text -> integer ids -> fixed-length rows, with Keras Tokenizer/pad_sequences semantics."""
 
-    num_words: int = _opt(20000, "keep word ids below this (Keras semantics: num_words-1 words, "
-                          "0 is padding)", low=2)
+    num_words: int | str = _opt("auto", "keep word ids below this (Keras semantics: num_words-1 words, "
+                                "0 is padding); auto: every word in at least 2 training texts, at most 50,000",
+                                kind=int, low=2, high=10_000_000, auto=True)
     oov: str | None = _opt("<OOV>", "out-of-vocabulary token (id 1); null drops unknown words, "
                            "as Keras does without oov_token", kind=str, nullable=True)
     lower: bool = _opt(True, "lower-case before splitting")
     filters: str = _opt(KERAS_FILTERS, "characters turned into separators")
     split: str = _opt(" ", "word separator")
     strip_html: bool = _opt(True, "turn HTML tags such as <br /> into spaces before splitting")
-    maxlen: int = _opt(400, "tokens per review after padding/truncation", low=1)
+    maxlen: int | str = _opt("auto", "tokens per review after padding/truncation; auto: the 95th "
+                             "percentile of training lengths, rounded up to 16, within 16..400",
+                             kind=int, low=1, high=1_000_000, auto=True)
     padding: str = _opt("post", "where padding zeros go (post: after the words, which masking and "
                         "length bucketing need to be exact)", choices=("pre", "post"))
     truncating: str = _opt("pre", "which end of a long review is cut (pre keeps the ending)",
@@ -49,7 +58,7 @@ class TokenizerConfig:
 
 @dataclass
 class ModelConfig:
-    """Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid)."""
+    """Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid), beside an n-gram branch."""
 
     embedding_dim: int = _opt(64, "embedding vector size", low=1)
     cell: str = _opt("lstm", "recurrent cell", choices=("lstm", "gru", "simple_rnn"))
@@ -72,6 +81,19 @@ class ModelConfig:
                         "time", choices=("last", "max", "avg", "max_avg"))
     mask: bool = _opt(True, "mask padding ids in the recurrent layers, so that padding is never read "
                       "and length bucketing is exact")
+    wide: str = _opt("nb_tfidf", "a linear branch beside the recurrent one (wide & deep): tfidf is logistic "
+                     "regression over word 1-2 gram TF-IDF of the same tokens, nb_tfidf the same with each "
+                     "n-gram scaled by its naive Bayes log-count ratio (NBSVM); the two logits are combined "
+                     "by a Dense layer fitted on the validation split, which keeps either branch alone "
+                     "when that scores better there (ngrams.py, training.fit_combiner); none: the "
+                     "recurrent model alone", choices=("none", "tfidf", "nb_tfidf"))
+    wide_ngrams: int = _opt(2, "longest word n-gram of the wide branch", low=1, high=2)
+    wide_min_df: int = _opt(2, "n-grams in fewer training texts than this are left out", low=1)
+    wide_max_features: int = _opt(200_000, "at most this many n-grams, the most frequent", low=1,
+                                  high=10_000_000)
+    wide_c: float | str = _opt("auto", "inverse L2 strength of the wide branch's logistic regression; auto: "
+                               "the best of 1, 4, 16 on the validation split", kind=(int, float),
+                               low=0.0, low_open=True, auto=True)
 
 
 @dataclass
@@ -83,13 +105,18 @@ class TrainingConfig:
     clipnorm: float | None = _opt(1.0, "clip each gradient's norm (against exploding gradients); "
                                   "null turns it off", kind=(int, float), low=0.0, low_open=True,
                                   nullable=True)
-    batch_size: int = _opt(256, "reviews per step (per replica under a distribution strategy)", low=1)
-    epochs: int = _opt(3, "maximum passes over the training data", low=1)
+    batch_size: int | str = _opt("auto", "reviews per step (per replica under a distribution strategy); "
+                                 "auto: a power of two near training rows / 40, within 32..256",
+                                 kind=int, low=1, high=1_000_000, auto=True)
+    epochs: int | str = _opt("auto", "maximum passes over the training data (early stopping ends most "
+                             "runs sooner); auto: enough for about 1,500 steps, within 4..30",
+                             kind=int, low=1, high=100_000, auto=True)
     validation_split: float = _opt(0.1, "stratified fraction of training rows held out",
                                    kind=(int, float), low=0.0, high=0.5, low_open=True)
-    early_stopping_patience: int | None = _opt(
-        1, "epochs without validation-loss improvement before stopping (best weights are "
-        "restored); null turns early stopping off", kind=int, low=0, nullable=True)
+    early_stopping_patience: int | str | None = _opt(
+        "auto", "epochs without validation-loss improvement before stopping (best weights are "
+        "restored); null turns early stopping off; auto: 1 with 1,000 validation rows or more, else 2",
+        kind=int, low=0, nullable=True, auto=True)
     seed: int = _opt(1337, "seed for the split, shuffling and weight initialisation", low=0)
     bucketing: bool = _opt(True, "batch reviews of similar length together to cut padding work; "
                            "used only where exact (model.mask with post-padding, see README)")
@@ -146,6 +173,8 @@ def _check_value(path: str, value: Any, meta: dict[str, Any]) -> Any:
         if meta["nullable"]:
             return None
         raise ConfigError(f"config key '{path}' may not be null", "Give it a value or delete the line")
+    if meta.get("auto") and value == "auto":
+        return value
     kind = meta["kind"]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if float in kinds and str not in kinds and isinstance(value, str):
@@ -161,6 +190,7 @@ def _check_value(path: str, value: Any, meta: dict[str, Any]) -> Any:
         ok = isinstance(value, kinds)
     if not ok:
         names = " or ".join("number" if k is float else k.__name__ for k in kinds if k is not int or float not in kinds)
+        names += " or 'auto'" if meta.get("auto") else ""
         raise ConfigError(f"config key '{path}' must be {names}, got {type(value).__name__} {value!r}",
                           "Fix the value in the YAML file or --set")
     if float in kinds and isinstance(value, int) and not isinstance(value, bool):

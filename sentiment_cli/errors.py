@@ -37,3 +37,7 @@ class ArtifactError(SentimentError):
 
 class NotFittedError(SentimentError, ValueError):
     """A tokenizer used before `fit` (scikit-learn's name for the same mistake)."""
+
+
+class TrainingError(SentimentError):
+    """Training that cannot go on as configured (a NaN loss, for one); nothing was written."""

@@ -1,4 +1,5 @@
-"""The classifier: Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid). No I/O.
+"""The classifier: Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid), optionally
+beside a linear n-gram branch (wide & deep). No I/O.
 
 One function builds every architecture the configs name (SimpleRNN, GRU, LSTM; bidirectional;
 stacked) so that comparisons differ only in the config. Pooling over time (max/avg) instead of the
@@ -44,20 +45,15 @@ def cudnn_blockers(cfg: ModelConfig, padding: str | None = None) -> list[str]:
     return reasons
 
 
-def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | None = None,
-                embedding: np.ndarray | None = None) -> Any:
-    """An uncompiled keras.Model taking int32 id rows of any length (`padding`: tokenizer.padding).
-
-    `embedding` (vocab_size x embedding_dim, e.g. from word_vectors.ppmi_svd) replaces the initial
-    embedding rows that are not all zero; the others keep Keras' random init.
-    """
-    import keras
+def _recurrent_trunk(cfg: ModelConfig, inputs: Any, *, vocab_size: int, seed: int,
+                     padding: str | None) -> Any:
+    """Embedding -> recurrent layer(s) -> pooling -> dropout: one vector per row (layer names fixed,
+    so weights move by name between the recurrent model and the wide & deep one)."""
     from keras import layers
 
     cells = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.SimpleRNN}
     # Keras picks cuDNN on a GPU when it can ("auto"); a left-padded mask must not even try.
     cudnn = {} if cfg.cell == "simple_rnn" else {"use_cudnn": False if left_padded_mask(cfg, padding) else "auto"}
-    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = layers.Embedding(vocab_size, cfg.embedding_dim, mask_zero=cfg.mask, name="embedding")(inputs)
     if cfg.embedding_dropout > 0:
         x = layers.SpatialDropout1D(cfg.embedding_dropout, seed=seed, name="embedding_dropout")(x)
@@ -87,6 +83,22 @@ def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | 
         x = layers.GlobalAveragePooling1D(name="avg_pool")(x)
     if cfg.dropout > 0:
         x = layers.Dropout(cfg.dropout, seed=seed, name="dropout")(x)
+    return x
+
+
+def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | None = None,
+                embedding: np.ndarray | None = None) -> Any:
+    """The recurrent classifier: an uncompiled keras.Model taking int32 id rows of any length
+    (`padding`: tokenizer.padding), ending in Dense(1, sigmoid).
+
+    `embedding` (vocab_size x embedding_dim, e.g. from word_vectors.ppmi_svd) replaces the initial
+    embedding rows that are not all zero; the others keep Keras' random init.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = _recurrent_trunk(cfg, inputs, vocab_size=vocab_size, seed=seed, padding=padding)
     # float32 output even under mixed precision: a float16 sigmoid saturates and breaks the loss.
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(x)
     model = keras.Model(inputs, outputs, name=f"sentiment_{cfg.cell}")
@@ -98,6 +110,41 @@ def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | 
         known = np.abs(embedding).sum(axis=1) > 0
         weights[known] = embedding[known]
         layer.set_weights([weights])
+    return model
+
+
+def build_wide_deep(cfg: ModelConfig, recurrent: Any, *, vocab_size: int, seed: int, padding: str | None,
+                    wide_weights: np.ndarray, combiner: tuple[np.ndarray, np.ndarray]) -> Any:
+    """The trained recurrent model beside a linear model over n-gram TF-IDF, and a Dense over both.
+
+    Inputs: token_ids (the recurrent branch's rows), ngram_ids and ngram_weights (ngrams.py, from
+    the same rows). The wide logit is sum_j weight_j * wide_weights[id_j] (an Embedding of one
+    column per n-gram, dotted with the TF-IDF values); the recurrent logit is the trained model's
+    output layer before its sigmoid; `combiner` = (kernel (2, 1), bias (1,)) of the final
+    Dense(1, sigmoid) over [wide logit, recurrent logit], fitted on the validation split
+    (training.fit_combiner). Built outside any distribution scope, weights copied by layer name.
+    """
+    import keras
+    from keras import layers
+
+    tokens = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    ngram_ids = keras.Input(shape=(None,), dtype="int32", name="ngram_ids")
+    ngram_weights = keras.Input(shape=(None,), dtype="float32", name="ngram_weights")
+    deep = _recurrent_trunk(cfg, tokens, vocab_size=vocab_size, seed=seed, padding=padding)
+    deep = layers.Dense(1, dtype="float32", name="recurrent_logit")(deep)
+    table = layers.Embedding(len(wide_weights), 1, name="wide_weights")(ngram_ids)
+    wide = layers.Dot(axes=1, name="wide_logit")([ngram_weights, table])
+    both = layers.Concatenate(name="logits")([wide, deep])
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(both)
+    model = keras.Model([tokens, ngram_ids, ngram_weights], outputs, name=f"sentiment_wide_{cfg.cell}")
+    for layer in recurrent.layers:
+        if layer.weights:
+            target = "recurrent_logit" if layer.name == "predictions" else layer.name
+            model.get_layer(target).set_weights([np.asarray(w) for w in layer.get_weights()])
+    model.get_layer("wide_weights").set_weights([np.asarray(wide_weights, dtype=np.float32).reshape(-1, 1)])
+    kernel, bias = combiner
+    model.get_layer("predictions").set_weights([np.asarray(kernel, np.float32).reshape(2, 1),
+                                                np.asarray(bias, np.float32).reshape(1)])
     return model
 
 

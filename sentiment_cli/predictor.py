@@ -19,6 +19,7 @@ from sentiment_cli import artifacts
 from sentiment_cli.data import LabelEncoding
 from sentiment_cli.errors import ArtifactError
 from sentiment_cli.metrics import apply_temperature
+from sentiment_cli.ngrams import NgramFeatures, model_inputs
 from sentiment_cli.tokenizer import Tokenizer
 
 log = logging.getLogger("sentiment")
@@ -82,7 +83,9 @@ def trimming_is_exact(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray, 
     return bool(np.max(np.abs(np.concatenate(parts) - full)) <= tolerance)
 
 
-def onnx_runner(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+def onnx_runner(path: Path, threads: int, features: NgramFeatures | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """Id rows -> scores on an ONNX Runtime session; `features` computes a wide & deep model's n-gram
+    inputs from the same rows (ngrams.model_inputs)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -94,16 +97,41 @@ def onnx_runner(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
     except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
         raise ArtifactError(f"cannot load '{path}' ({str(exc).splitlines()[0]})",
                             "Restore model.onnx or re-train the model") from None
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})[0].reshape(-1)
+    names = [i.name for i in session.get_inputs()]
+    if (len(names) > 1) != (features is not None):
+        raise ArtifactError(f"'{path}' takes inputs {', '.join(names)}, which do not match the model "
+                            f"directory's {artifacts.FEATURES}", "Restore the model directory or re-train the model")
+    if features is None:
+        name = names[0]
+        return lambda x: session.run(None, {name: x})[0].reshape(-1)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        inputs = model_inputs(x, features)
+        return session.run(None, {n: inputs[n] for n in names})[0].reshape(-1)
+
+    return run
 
 
-def keras_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+def keras_runner(path: Path, features: NgramFeatures | None = None) -> Callable[[np.ndarray], np.ndarray]:
     from sentiment_cli.training import quiet_tensorflow
 
     quiet_tensorflow()
     model = load_keras_model(path)
-    return lambda x: np.asarray(model.predict(x, batch_size=len(x) or 1, verbose=0)).reshape(-1)
+    return lambda x: np.asarray(model.predict(model_inputs(x, features), batch_size=len(x) or 1,
+                                              verbose=0)).reshape(-1)
+
+
+def load_features(model_dir: Path, manifest: dict[str, Any]) -> NgramFeatures | None:
+    """The wide branch's n-gram features (features.json) if the model has them (the manifest says)."""
+    path = model_dir / artifacts.FEATURES
+    if artifacts.FEATURES not in (manifest.get("artifacts") or {}):
+        return None
+    if not path.is_file():
+        raise ArtifactError(f"'{path}' is missing", "Restore the model directory or re-train the model")
+    try:
+        return NgramFeatures.from_dict(artifacts.read_json(path))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ArtifactError(f"'{path}' has an unexpected layout ({exc})", "Re-train the model") from None
 
 
 # Keras layers whose config carries code or points outside the file (pickled torch modules, a
@@ -218,19 +246,21 @@ class Predictor:
         onnx_path = model_dir / artifacts.MODEL_ONNX
         use_onnx = backend == "onnx" or (backend == "auto" and onnx_path.is_file())
         model_file = artifacts.MODEL_ONNX if use_onnx else artifacts.MODEL_KERAS
-        artifacts.check_model_dir(model_dir, files=(artifacts.TOKENIZER, artifacts.LABELS, model_file))
+        manifest = artifacts.check_model_dir(model_dir, files=(artifacts.TOKENIZER, artifacts.LABELS, model_file,
+                                                               artifacts.FEATURES))
         tokenizer = Tokenizer.load(model_dir / artifacts.TOKENIZER)
+        features = load_features(model_dir, manifest)
         labels = artifacts.read_json(model_dir / artifacts.LABELS)
         decision = Decision.load(model_dir / artifacts.LABELS, labels)
         trim = labels.get("trim_padding") is True
         if use_onnx:
             if not onnx_path.is_file():
                 raise ArtifactError(f"'{onnx_path}' is missing", "Use --backend keras or re-train the model")
-            runner = onnx_runner(onnx_path, 1)
+            runner = onnx_runner(onnx_path, 1, features)
         else:
             if backend == "auto":
                 log.warning("no %s in '%s'; using Keras (slower start)", artifacts.MODEL_ONNX, model_dir)
-            runner = keras_runner(model_dir / artifacts.MODEL_KERAS)
+            runner = keras_runner(model_dir / artifacts.MODEL_KERAS, features)
         return cls(tokenizer, decision, runner, "onnx" if use_onnx else "keras", model_dir,
                    threads=threads if use_onnx else 1, trim_padding=trim)
 

@@ -172,7 +172,15 @@ class Tokenizer:
         return self.pad(self.transform(texts))
 
     def pad(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        """Id lists (from `transform`) -> int32 array (n, maxlen), with this tokenizer's padding."""
+        """Id lists (from `transform`) -> int32 array (n, maxlen), with this tokenizer's padding.
+
+        With an OOV token, a text with no tokens at all ("!", an emoji) becomes one OOV id: a model
+        that masks padding would otherwise see a row with nothing to read, and average pooling over
+        zero steps is 0/0 = NaN, in training (a NaN loss) and in predict alike.
+        """
+        oov = self.__dict__.get("_oov_id")  # set by fit and load; not word_index_ (parsed lazily)
+        if oov is not None and not all(len(s) for s in sequences):
+            sequences = [s if len(s) else [oov] for s in sequences]
         return pad_sequences(sequences, self.maxlen, padding=self.padding, truncating=self.truncating)
 
     def encode_with_lengths(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:

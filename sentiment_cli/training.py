@@ -10,6 +10,7 @@ model directory lives in api.py.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -23,7 +24,9 @@ import numpy as np
 
 from sentiment_cli.config import Config
 from sentiment_cli.data import LabeledData
+from sentiment_cli import auto
 from sentiment_cli.metrics import apply_temperature, choose_threshold, fit_temperature
+from sentiment_cli.ngrams import NgramFeatures, model_inputs
 from sentiment_cli.tokenizer import Tokenizer
 
 log = logging.getLogger("sentiment")
@@ -49,6 +52,11 @@ class TrainOutput:
     devices: dict[str, Any] = field(default_factory=dict)
     val_p_raw: np.ndarray | None = None  # before temperature scaling: metrics.json reports both ECEs
     resumed_from: int = 0  # epochs restored from a --resume backup (0: a fresh run)
+    config: Config | None = None  # the config with every "auto" value resolved (config.yaml)
+    features: NgramFeatures | None = None  # the wide branch's input (features.json), if any
+    parts: dict[str, Any] = field(default_factory=dict)  # wide & deep: each branch on validation
+    recurrent: Any = None  # the recurrent branch alone, as trained (bench/ reports what it adds)
+    wide: "WideFit | None" = None
 
 
 def quiet_tensorflow() -> None:
@@ -77,9 +85,10 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 def tokenizer_from_config(cfg: Config) -> Tokenizer:
+    """A tokenizer per cfg; an "auto" num_words or maxlen is left unset (auto.py resolves it)."""
     t = cfg.tokenizer
-    return Tokenizer(num_words=t.num_words, filters=t.filters, lower=t.lower, split=t.split,
-                     oov_token=t.oov, strip_html=t.strip_html, maxlen=t.maxlen, padding=t.padding,
+    return Tokenizer(num_words=None if auto.is_auto(t.num_words) else t.num_words, filters=t.filters, lower=t.lower, split=t.split,
+                     oov_token=t.oov, strip_html=t.strip_html, maxlen=None if auto.is_auto(t.maxlen) else t.maxlen, padding=t.padding,
                      truncating=t.truncating)
 
 
@@ -159,12 +168,16 @@ def initial_embedding(cfg: Config, tokenizer: Tokenizer, sequences: list[list[in
     """Starting embedding rows per model.embedding_init: None keeps Keras' random init."""
     if cfg.model.embedding_init == "random":
         return None
-    from sentiment_cli.word_vectors import ppmi_svd
+    from sentiment_cli.word_vectors import MAX_WORDS, ppmi_svd
 
     oov = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
-    return ppmi_svd(sequences, tokenizer.vocabulary_size, cfg.model.embedding_dim,
-                    window=cfg.model.embedding_window, seed=cfg.training.seed,
-                    skip=(0,) if oov is None else (0, oov))
+    size = tokenizer.vocabulary_size
+    vectors = ppmi_svd(sequences, min(size, MAX_WORDS), cfg.model.embedding_dim,
+                       window=cfg.model.embedding_window, seed=cfg.training.seed,
+                       skip=(0,) if oov is None else (0, oov))
+    if size > len(vectors):  # all-zero rows keep Keras' random init (build_model)
+        vectors = np.vstack([vectors, np.zeros((size - len(vectors), vectors.shape[1]), vectors.dtype)])
+    return vectors
 
 
 def class_weights(y: np.ndarray, mode: str) -> np.ndarray | None:
@@ -176,8 +189,146 @@ def class_weights(y: np.ndarray, mode: str) -> np.ndarray | None:
     return w[y].astype(np.float32)
 
 
-def predict_proba(model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(-1)
+def predict_proba(model: Any, x: np.ndarray, features: NgramFeatures | None = None,
+                  batch_size: int = 512) -> np.ndarray:
+    """Keras scores of id rows `x`; with `features`, for a wide & deep model (inputs per chunk, so
+    the n-gram arrays are as wide as each chunk needs, not as the widest row of all)."""
+    if features is None:
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(-1)
+    chunk = 4 * batch_size
+    parts = [np.asarray(model.predict(model_inputs(x[i:i + chunk], features), batch_size=batch_size, verbose=0),
+                        dtype=np.float64).reshape(-1) for i in range(0, len(x), chunk)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
+
+
+def predict_texts(result: "TrainOutput", texts: list[str]) -> np.ndarray:
+    """Calibrated positive-class probabilities of a finished run's model for raw `texts` (bench/, tests)."""
+    return apply_temperature(predict_proba(result.model, result.tokenizer.encode(texts), result.features),
+                             result.temperature)
+
+
+def predict_parts(result: "TrainOutput", texts: list[str]) -> dict[str, np.ndarray]:
+    """Uncalibrated probabilities of each branch alone ("wide", "recurrent") and of the whole model,
+    for raw `texts`: what each part contributes (bench/bench_datasets.py)."""
+    x = result.tokenizer.encode(texts)
+    out = {"combined": predict_proba(result.model, x, result.features)}
+    if result.features is not None:
+        wide = result.wide
+        out["wide"] = _sigmoid(np.asarray(result.features.to_csr(x) @ wide.coef).reshape(-1) + wide.intercept)
+        out["recurrent"] = predict_proba(result.recurrent, x)
+    return out
+
+
+# -- the wide branch and the combiner ------------------------------------------------------------
+WIDE_C_GRID = (1.0, 4.0, 16.0)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+@dataclass
+class WideFit:
+    """The wide branch's logistic regression: one weight per n-gram column (column 0 is padding)."""
+
+    features: NgramFeatures
+    coef: np.ndarray
+    intercept: float
+    c: float
+    val_logits: np.ndarray  # x_va @ coef, without the intercept (the combiner has its own bias)
+    val_accuracy: float
+
+
+def nb_ratios(a: Any, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """NBSVM's log-count ratios (Wang & Manning 2012): r_j = log((p_j / |p|) / (q_j / |q|)), with p
+    and q the smoothed counts of rows containing n-gram j among positive and negative rows."""
+    present = a.copy()
+    present.data[:] = 1.0
+    p = alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
+    q = alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
+
+
+def fit_wide(cfg: Config, x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y_va: np.ndarray, *,
+             vocab_size: int, oov_id: int | None) -> WideFit:
+    """TF-IDF n-grams of the training rows (scaled by NB log-count ratios for model.wide=nb_tfidf),
+    then L2 logistic regression (liblinear), its C the best of WIDE_C_GRID on validation accuracy
+    (ties: lower log loss) unless model.wide_c is a number. The scaling folds into the weights."""
+    from scipy.sparse import diags
+    from sklearn.linear_model import LogisticRegression
+
+    m = cfg.model
+    features = NgramFeatures(vocab_size=vocab_size, oov_id=oov_id, ngrams=m.wide_ngrams, min_df=m.wide_min_df,
+                             max_features=m.wide_max_features).fit(x_tr)
+    a_tr, a_va = features.to_csr(x_tr), features.to_csr(x_va)
+    y_tr = np.asarray(y_tr).astype(int)
+    scale = nb_ratios(a_tr, y_tr) if m.wide == "nb_tfidf" else np.ones(a_tr.shape[1])
+    scale[0] = 0.0  # column 0 is padding
+    a_tr, a_va = a_tr @ diags(scale), a_va @ diags(scale)
+    grid = WIDE_C_GRID if auto.is_auto(m.wide_c) else (float(m.wide_c),)
+    best: tuple[tuple[float, float], Any, float] | None = None
+    for c in grid:
+        clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed)
+        clf.fit(a_tr, y_tr)
+        p = clf.predict_proba(a_va)[:, 1]
+        score = (float(np.mean((p >= 0.5) == y_va)), -_log_loss(y_va, p))
+        if best is None or score > best[0]:
+            best = (score, clf, c)
+    assert best is not None
+    (accuracy, _), clf, c = best
+    coef = clf.coef_.reshape(-1).astype(np.float64) * scale
+    log.info("wide branch (%s): %d n-grams, C=%g, validation accuracy %.4f", m.wide, len(features.keys_), c,
+             accuracy)
+    return WideFit(features=features, coef=coef, intercept=float(clf.intercept_[0]), c=c,
+                   val_logits=np.asarray(features.to_csr(x_va) @ coef).reshape(-1), val_accuracy=accuracy)
+
+
+# Combinations the combiner may choose: which logits it weighs (wide, recurrent).
+COMBINATIONS = {"both": (0, 1), "wide": (0,), "recurrent": (1,)}
+
+
+def fit_combiner(z_wide: np.ndarray, z_rec: np.ndarray, y: np.ndarray, seed: int,
+                 folds: int = 5) -> tuple[np.ndarray, np.ndarray, str, dict[str, float]]:
+    """The final Dense(1, sigmoid) over [wide logit, recurrent logit], fitted on validation rows.
+
+    Never worse than its best part on validation, by construction: each of both / wide only /
+    recurrent only is scored by `folds`-fold cross-validated log loss on the validation rows (so a
+    branch that only adds noise does not win by fitting the rows it is scored on), the best one is
+    refitted on all of them, and an unused branch gets weight 0. Returns (kernel (2,), bias (1,),
+    the choice, each choice's cross-validated log loss).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    z = np.stack([z_wide, z_rec], axis=1)
+    y = np.asarray(y).astype(int)
+    k = int(min(folds, np.bincount(y, minlength=2).min()))
+    losses: dict[str, float] = {}
+    for name, cols in COMBINATIONS.items():
+        if k < 2:
+            losses[name] = 0.0
+            continue
+        p = np.zeros(len(y))
+        for tr, te in StratifiedKFold(k, shuffle=True, random_state=seed).split(z, y):
+            clf = LogisticRegression(C=1.0).fit(z[tr][:, cols], y[tr])
+            p[te] = clf.predict_proba(z[te][:, cols])[:, 1]
+        losses[name] = _log_loss(y, p)
+    choice = min(COMBINATIONS, key=lambda n: (losses[n], n != "both"))
+    cols = COMBINATIONS[choice]
+    clf = LogisticRegression(C=1.0).fit(z[:, cols], y)
+    kernel = np.zeros(2)
+    kernel[list(cols)] = clf.coef_.reshape(-1)
+    return kernel, clf.intercept_.reshape(1), choice, {n: round(v, 4) for n, v in losses.items()}
 
 
 @contextlib.contextmanager
@@ -200,21 +351,26 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     import tensorflow as tf
 
     from sentiment_cli import distribute
-    from sentiment_cli.model import build_model, compile_model, count_params
+    from sentiment_cli.model import build_model, build_wide_deep, compile_model, count_params
 
-    tc = cfg.training
-    seed_everything(tc.seed)
-    tr_idx, va_idx = split_validation(data, tc.validation_split, tc.seed)
+    seed_everything(cfg.training.seed)
+    tr_idx, va_idx = split_validation(data, cfg.training.validation_split, cfg.training.seed)
     tr_texts = [data.texts[i] for i in tr_idx]
     va_texts = [data.texts[i] for i in va_idx]
     y_tr = data.y[tr_idx].astype(np.float32)
     y_va = data.y[va_idx]
+    check_config(cfg)
 
+    # Settings that follow the data (auto.py), from the training rows only.
+    cfg = auto.resolve_training(cfg, len(tr_idx), len(va_idx))
+    tc = cfg.training
     tokenizer = tokenizer_from_config(cfg).fit(tr_texts)
+    cfg = auto.resolve_vocabulary(cfg, tokenizer)
     seqs_tr = tokenizer.transform(tr_texts)
-    x_tr = tokenizer.pad(seqs_tr)
     len_tr = np.fromiter(map(len, seqs_tr), dtype=np.int64, count=len(seqs_tr))
-    len_tr = np.minimum(len_tr, cfg.tokenizer.maxlen)
+    cfg = auto.resolve_maxlen(cfg, tokenizer, len_tr)
+    x_tr = tokenizer.pad(seqs_tr)
+    len_tr = np.clip(len_tr, 1, cfg.tokenizer.maxlen)  # an empty text is one OOV id (Tokenizer.pad)
     x_va = tokenizer.encode(va_texts)
     log.info("training on %d reviews, validating on %d; vocabulary %d words, ids below %d kept",
              len(tr_texts), len(va_texts), len(tokenizer.word_index_), tokenizer.vocabulary_size)
@@ -232,7 +388,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
                             bucketing=bucketing, padding=cfg.tokenizer.padding, sample_weight=weights)
     val_ds = tf.data.Dataset.from_tensor_slices((x_va, y_va.astype(np.float32))).batch(512)
 
-    callbacks: list[Any] = []
+    callbacks: list[Any] = [StopOnNonFiniteLoss()]
     if tc.early_stopping_patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tc.early_stopping_patience,
                                                        restore_best_weights=True, verbose=0))
@@ -251,38 +407,98 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
         verbose = 1 if sys.stderr.isatty() else 2
 
     steps = -(-len(y_tr) // batch_size)
-    if steps < FEW_STEPS:
-        # The defaults suit tens of thousands of reviews; a few thousand at batch 256 barely learn
-        # (1,350 IMDB reviews: 0.62 test accuracy at 256, 0.83 at 32, same epochs).
+    if steps < FEW_STEPS and batch_size > auto.BATCH_RANGE[0]:
+        # 1,350 IMDB reviews: 0.62 test accuracy in batches of 256, 0.83 in batches of 32.
         log.warning("only %d step(s) per epoch: %d training reviews in batches of %d. A small dataset "
-                    "learns better in smaller batches, e.g. --set training.batch_size=32",
+                    "learns better in smaller batches, e.g. --set training.batch_size=auto",
                     steps, len(y_tr), batch_size)
-    start = time.perf_counter()  # training time includes computing the initial word vectors
-    embedding = initial_embedding(cfg, tokenizer, seqs_tr)
-    del seqs_tr
-    with stdout_to_stderr():
-        # model.fit's loop, written out so that it also runs under multi_worker (distribute.py).
-        fitted = distribute.fit(
-            placement, lambda: compile_model(build_model(cfg.model, vocab_size=tokenizer.vocabulary_size,
-                                                         seed=tc.seed, padding=cfg.tokenizer.padding,
-                                                         embedding=embedding), tc),
-            train_ds, val_ds, epochs=tc.epochs, steps=steps, callbacks=callbacks, verbose=verbose)
-    seconds = time.perf_counter() - start
+    start = time.perf_counter()  # training time includes the wide branch and the word vectors
+    oov_id = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # The wide branch (scipy/liblinear, which release the GIL) fits on one core while the
+        # recurrent one trains: it needs nothing from it until the combiner.
+        wide_job = (pool.submit(fit_wide, cfg, x_tr, y_tr, x_va, y_va, vocab_size=tokenizer.vocabulary_size,
+                                oov_id=oov_id) if cfg.model.wide != "none" else None)
+        embedding = initial_embedding(cfg, tokenizer, seqs_tr)
+        del seqs_tr
+        with stdout_to_stderr():
+            # model.fit's loop, written out so that it also runs under multi_worker (distribute.py).
+            fitted = distribute.fit(
+                placement, lambda: compile_model(build_model(cfg.model, vocab_size=tokenizer.vocabulary_size,
+                                                             seed=tc.seed, padding=cfg.tokenizer.padding,
+                                                             embedding=embedding), tc),
+                train_ds, val_ds, epochs=tc.epochs, steps=steps, callbacks=callbacks, verbose=verbose)
+        wide = wide_job.result() if wide_job is not None else None
     model, history = fitted.model, fitted.history
     resumed_from = 0
     if backup_dir is not None and backup.resumed_from:
         # The fit above ran only the epochs after the backup; the backup kept the earlier ones.
         history, resumed_from = backup.history, backup.resumed_from
-        seconds += backup.previous_seconds
     val_losses = history.get("val_loss", [])
     best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(val_losses)
 
-    p_raw = predict_proba(model, x_va)
+    recurrent, parts = model, {}
+    features = None
+    if wide is not None:
+        p_rec = predict_proba(recurrent, x_va)
+        kernel, bias, choice, losses = fit_combiner(wide.val_logits, _logit(p_rec), y_va, tc.seed)
+        model = build_wide_deep(cfg.model, recurrent, vocab_size=tokenizer.vocabulary_size, seed=tc.seed,
+                                padding=cfg.tokenizer.padding, wide_weights=wide.coef, combiner=(kernel, bias))
+        features = wide.features
+        parts = {"wide_accuracy": wide.val_accuracy, "wide_c": wide.c, "wide_ngrams": len(wide.features.keys_),
+                 "recurrent_accuracy": float(np.mean((p_rec >= 0.5) == y_va)),
+                 "combination": choice, "combiner_cv_log_loss": losses,
+                 "combiner_weights": [round(float(v), 4) for v in kernel] + [round(float(bias[0]), 4)]}
+        log.info("wide & deep: validation accuracy wide %.4f, recurrent %.4f; combiner keeps %s "
+                 "(cross-validated log loss %s)", parts["wide_accuracy"], parts["recurrent_accuracy"], choice,
+                 ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+    seconds = time.perf_counter() - start
+    if backup_dir is not None and backup.resumed_from:
+        seconds += backup.previous_seconds
+
+    p_raw = predict_proba(model, x_va, features)
     temperature = fit_temperature(y_va, p_raw) if tc.calibrate == "temperature" else 1.0
     p_va = apply_temperature(p_raw, temperature)
+    if wide is not None:
+        parts["combined_accuracy"] = float(np.mean((p_raw >= 0.5) == y_va))
     threshold = choose_threshold(y_va, p_va, tc.threshold)
     return TrainOutput(model=model, tokenizer=tokenizer, history=history, val_y=y_va, val_p=p_va,
                        val_p_raw=p_raw, threshold=threshold, temperature=temperature, seconds=seconds,
                        epochs_run=len(val_losses), best_epoch=best_epoch, params=count_params(model),
-                       resumed_from=resumed_from,
-                       devices=placement.describe())
+                       resumed_from=resumed_from, devices=placement.describe(), config=cfg,
+                       features=features, parts=parts, recurrent=recurrent, wide=wide)
+
+
+def check_config(cfg: Config) -> None:
+    """Combinations of settings that are each valid but cannot train together."""
+    from sentiment_cli.errors import ConfigError
+
+    if cfg.model.mask and cfg.tokenizer.oov is None and cfg.model.pooling in ("avg", "max_avg"):
+        # Tokenizer.pad reads a text with no known word as one OOV id; without one the row would be
+        # all padding, and average pooling over zero unmasked steps is NaN.
+        raise ConfigError("model.mask=true with average pooling needs tokenizer.oov (texts with no known "
+                          "word would leave nothing to average)",
+                          "Set tokenizer.oov to a token such as '<OOV>', or model.mask=false")
+
+
+class StopOnNonFiniteLoss:
+    """Stop at the end of the first epoch whose loss is NaN or infinite, with a one-line error,
+    before anything is written (api.train writes --out only after training returns)."""
+
+    def __new__(cls) -> Any:
+        import keras
+
+        class _Stop(keras.callbacks.Callback):
+            # Checked per epoch: per-step losses would cost a device sync each (distribute._loop).
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                for key in ("loss", "val_loss"):
+                    value = (logs or {}).get(key)
+                    if value is not None and not np.isfinite(float(value)):
+                        from sentiment_cli.errors import TrainingError
+
+                        raise TrainingError(f"the {'validation' if key == 'val_loss' else 'training'} loss "
+                                            f"became {float(value)} in epoch {epoch + 1}; nothing was written",
+                                            "Lower training.learning_rate (or set training.clipnorm) and "
+                                            "train again")
+
+        return _Stop()

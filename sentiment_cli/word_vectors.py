@@ -34,6 +34,9 @@ CONTEXT_SMOOTHING = 0.75
 # 0.05 (about Keras' uniform init) let training wash the vectors out (0.888 test accuracy), 0.2 kept
 # them (0.896); word2vec's own vectors come out at about 0.5.
 TARGET_STD = 0.2
+# Vectors for at most this many of the most frequent ids; rarer words start from Keras' random init
+# (their co-occurrence counts are thin, and the SVD's cost grows with the vocabulary).
+MAX_WORDS = 20_000
 
 
 def cooccurrence(sequences: Sequence[Sequence[int]], vocab_size: int, window: int,
@@ -50,6 +53,7 @@ def cooccurrence(sequences: Sequence[Sequence[int]], vocab_size: int, window: in
     flat = np.concatenate([x for s in parts for x in (s, sep)]) if parts else sep
     for i in skip:
         flat[flat == i] = 0
+    flat[flat >= vocab_size] = 0  # ids past the matrix (rarer words) take part in no pair
     counts = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
     for d in range(1, window + 1):
         a, b = flat[:-d], flat[d:]

@@ -1,0 +1,116 @@
+"""Settings that follow the data: config values of "auto", resolved at train time.
+
+The right sequence length, vocabulary, batch size and epoch budget depend on the user's data: a
+tweet is 20 tokens, a review 700; 1,500 rows in batches of 256 are six steps an epoch. Each rule
+below is a plain function of statistics of the training rows (never the validation or test rows),
+logged, and written resolved into the model directory's config.yaml, so the run can be repeated
+from it. The rules were chosen on the validation splits of the datasets in bench/bench_datasets.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from sentiment_cli.config import Config
+
+log = logging.getLogger("sentiment")
+
+AUTO = "auto"
+# tokenizer.maxlen: this percentile of training token counts, rounded up to a multiple of
+# MAXLEN_STEP, within MAXLEN_RANGE: long enough that the n-gram branch reads almost every text
+# whole, short enough that a tweet is not 380 padding steps. The cap: the wide branch scored the
+# same on IMDB validation rows at 400, 608 (its 95th percentile) and 3,000 tokens (0.908 each),
+# since truncation keeps the ending, while the recurrent branch pays for every step.
+MAXLEN_PERCENTILE, MAXLEN_STEP, MAXLEN_RANGE = 95, 16, (16, 400)
+# tokenizer.num_words: words in at least this many training texts (+ padding and OOV), at most this.
+# The wide branch's n-grams are built on these ids: on IMDB a 20,000-word cap cost it 0.3 points.
+VOCAB_MIN_DOCS, VOCAB_MAX = 2, 50_000
+# training.batch_size: the power of two nearest training rows / ROWS_PER_BATCH, within BATCH_RANGE.
+ROWS_PER_BATCH, BATCH_RANGE = 40, (32, 256)
+# training.epochs: enough epochs for about TARGET_STEPS optimizer steps, within EPOCH_RANGE; early
+# stopping on validation loss ends most runs well before the cap.
+TARGET_STEPS, EPOCH_RANGE = 1500, (4, 30)
+# training.early_stopping_patience: with this many validation rows or more, one epoch's rise in
+# validation loss is signal (patience 1); below, it is often noise (patience 2).
+PATIENCE_ROWS = 1000
+
+
+def _clip(value: float, bounds: tuple[int, int]) -> int:
+    return int(min(max(value, bounds[0]), bounds[1]))
+
+
+def auto_maxlen(lengths: np.ndarray) -> int:
+    if len(lengths) == 0:
+        return MAXLEN_RANGE[0]
+    p = float(np.percentile(lengths, MAXLEN_PERCENTILE))
+    return _clip(math.ceil(max(p, 1.0) / MAXLEN_STEP) * MAXLEN_STEP, MAXLEN_RANGE)
+
+
+def auto_num_words(word_docs: dict[str, int], has_oov: bool) -> int:
+    kept = sum(1 for n in word_docs.values() if n >= VOCAB_MIN_DOCS)
+    return max(min(kept + 1 + int(has_oov), VOCAB_MAX), 2)
+
+
+def auto_batch_size(n_rows: int) -> int:
+    target = max(n_rows / ROWS_PER_BATCH, 1.0)
+    return _clip(2 ** round(math.log2(target)), BATCH_RANGE)
+
+
+def auto_epochs(n_rows: int, batch_size: int) -> int:
+    steps = max(math.ceil(n_rows / max(batch_size, 1)), 1)
+    return _clip(math.ceil(TARGET_STEPS / steps), EPOCH_RANGE)
+
+
+def is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == AUTO
+
+
+def auto_patience(n_val: int) -> int:
+    return 1 if n_val >= PATIENCE_ROWS else 2
+
+
+def resolve_training(cfg: Config, n_rows: int, n_val: int) -> Config:
+    """training.batch_size (per replica), epochs and early_stopping_patience from the numbers of
+    training and validation rows."""
+    tc = cfg.training
+    batch = auto_batch_size(n_rows) if is_auto(tc.batch_size) else tc.batch_size
+    epochs = auto_epochs(n_rows, batch) if is_auto(tc.epochs) else tc.epochs
+    patience = auto_patience(n_val) if is_auto(tc.early_stopping_patience) else tc.early_stopping_patience
+    resolved = {"batch_size": batch, "epochs": epochs, "early_stopping_patience": patience}
+    _log({f"training.{k}": v for k, v in resolved.items() if is_auto(getattr(tc, k))}, n_rows)
+    return dataclasses.replace(cfg, training=dataclasses.replace(tc, **resolved))
+
+
+def resolve_vocabulary(cfg: Config, tokenizer: Any) -> Config:
+    """tokenizer.num_words from a tokenizer fitted on the training rows (num_words unset); sets it
+    on `tokenizer` too."""
+    t = cfg.tokenizer
+    if not is_auto(t.num_words):
+        return cfg
+    num_words = auto_num_words(tokenizer.word_docs_, t.oov is not None)
+    tokenizer.num_words = num_words
+    tokenizer._build_lookup()
+    _log({"tokenizer.num_words": num_words}, tokenizer.document_count_)
+    return dataclasses.replace(cfg, tokenizer=dataclasses.replace(t, num_words=num_words))
+
+
+def resolve_maxlen(cfg: Config, tokenizer: Any, lengths: np.ndarray) -> Config:
+    """tokenizer.maxlen from the training rows' token counts; sets it on `tokenizer` too."""
+    t = cfg.tokenizer
+    if not is_auto(t.maxlen):
+        return cfg
+    maxlen = auto_maxlen(lengths)
+    tokenizer.maxlen = maxlen
+    _log({"tokenizer.maxlen": maxlen}, len(lengths))
+    return dataclasses.replace(cfg, tokenizer=dataclasses.replace(t, maxlen=maxlen))
+
+
+def _log(changed: dict[str, int], n_rows: int) -> None:
+    if changed:
+        log.info("auto settings for %d training rows: %s", n_rows,
+                 ", ".join(f"{k}={v}" for k, v in changed.items()))

@@ -1,0 +1,154 @@
+"""TF-IDF over word 1-2 grams, computed from token-id rows: the input of the model's wide branch.
+
+A linear model on bag-of-bigrams is what a recurrent model loses to on small or short-text data
+(NBSVM, Wang & Manning 2012; fastText): it reads every word once and needs few examples. The wide
+branch (model.py) is exactly such a linear model, inside the Keras graph, so the combination of the
+two is one classifier, exported to ONNX and scored the same on both inference paths.
+
+Features are computed from the padded id rows the recurrent branch reads, not from the raw text:
+whatever rewrites id rows (length trimming in predict, occlusion in explain) then rewrites the n-gram
+features with them, and predict needs no second tokenizer. The vocabulary is the set of n-grams seen
+in at least `min_df` training rows (at most `max_features`, most frequent first). Values follow
+scikit-learn's `TfidfVectorizer(sublinear_tf=True)`: (1 + ln count) * idf, idf = ln((1 + n) /
+(1 + df)) + 1, each row scaled to unit L2 norm. numpy only: this module is on the light path.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+
+# Rows per chunk when counting document frequencies: bounds the int64 code space (row * key space).
+_CHUNK = 2048
+
+
+class NgramFeatures:
+    """Id rows -> (n-gram column ids, TF-IDF weights), padded per batch; `fit` on training rows."""
+
+    def __init__(self, *, vocab_size: int, oov_id: int | None, ngrams: int = 2, min_df: int = 2,
+                 max_features: int = 200_000) -> None:
+        if ngrams not in (1, 2):
+            raise ValueError("ngrams must be 1 or 2")
+        self.vocab_size = int(vocab_size)
+        self.oov_id = oov_id
+        self.ngrams = ngrams
+        self.min_df = int(min_df)
+        self.max_features = int(max_features)
+        self.keys_ = np.zeros(0, dtype=np.int64)  # sorted n-gram keys; column of keys_[i] is i + 1
+        self.idf_ = np.zeros(0, dtype=np.float32)
+
+    @property
+    def n_columns(self) -> int:
+        """Columns of the wide branch's weight table: one per n-gram plus column 0 (padding)."""
+        return len(self.keys_) + 1
+
+    # -- n-gram keys ---------------------------------------------------------------------------
+    def _occurrences(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, key) of every n-gram occurrence in `x`; padding and OOV ids take part in none.
+
+        Unigram key: the word id. Bigram key: vocab_size + a * vocab_size + b, unique and int64.
+        """
+        x = np.asarray(x, dtype=np.int64)
+        valid = x > 0
+        if self.oov_id is not None:
+            valid &= x != self.oov_id
+        rows, cols = np.nonzero(valid)
+        parts_r, parts_k = [rows], [x[rows, cols]]
+        if self.ngrams == 2 and x.shape[1] > 1:
+            pair = valid[:, :-1] & valid[:, 1:]
+            r2, c2 = np.nonzero(pair)
+            v = self.vocab_size
+            parts_r.append(r2)
+            parts_k.append(v + x[r2, c2] * v + x[r2, c2 + 1])
+        return np.concatenate(parts_r), np.concatenate(parts_k)
+
+    def fit(self, x: np.ndarray) -> "NgramFeatures":
+        """Choose the n-gram vocabulary and idf from training id rows."""
+        n = len(x)
+        space = np.int64(self.vocab_size) * (self.vocab_size + 1)
+        distinct = []
+        for start in range(0, n, _CHUNK):
+            rows, keys = self._occurrences(x[start:start + _CHUNK])
+            distinct.append(np.unique(rows.astype(np.int64) * space + keys) % space)  # once per row
+        keys, df = np.unique(np.concatenate(distinct) if distinct else np.zeros(0, np.int64), return_counts=True)
+        keep = df >= self.min_df
+        keys, df = keys[keep], df[keep]
+        if len(keys) > self.max_features:
+            top = np.sort(np.lexsort((keys, -df))[: self.max_features])  # most frequent; ties by key
+            keys, df = keys[top], df[top]
+        self.keys_ = keys.astype(np.int64)
+        self.idf_ = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+        return self
+
+    # -- features ------------------------------------------------------------------------------
+    def triples(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, weight) of every nonzero feature of `x`, sorted by row then column."""
+        rows, keys = self._occurrences(x)
+        pos = np.searchsorted(self.keys_, keys)
+        pos = np.minimum(pos, max(len(self.keys_) - 1, 0))
+        known = (self.keys_[pos] == keys) if len(self.keys_) else np.zeros(len(keys), dtype=bool)
+        columns = pos[known] + 1
+        width = np.int64(self.n_columns)
+        codes, counts = np.unique(rows[known].astype(np.int64) * width + columns, return_counts=True)
+        r, c = codes // width, codes % width
+        w = (1.0 + np.log(counts)) * self.idf_[c - 1]
+        norms = np.sqrt(np.bincount(r, weights=w * w, minlength=len(x)))
+        w = w / norms[r]
+        return r, c, w.astype(np.float32)
+
+    def transform(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, weights), both (rows, F): each row's n-gram columns and their weights, 0-padded.
+
+        F is the batch's most distinct n-grams in a row (at least 1), so a batch costs its own size.
+        """
+        r, c, w = self.triples(x)
+        counts = np.bincount(r, minlength=len(x))
+        width = max(int(counts.max(initial=0)), 1)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(x) else np.zeros(0, np.int64)
+        pos = np.arange(len(r)) - starts[r]
+        ids = np.zeros((len(x), width), dtype=np.int32)
+        weights = np.zeros((len(x), width), dtype=np.float32)
+        ids[r, pos] = c
+        weights[r, pos] = w
+        return ids, weights
+
+    def to_csr(self, x: np.ndarray) -> Any:
+        """The same features as a scipy CSR matrix (rows x n_columns), for fitting the wide branch."""
+        from scipy.sparse import csr_matrix
+
+        r, c, w = self.triples(x)
+        return csr_matrix((w, (r, c)), shape=(len(x), self.n_columns), dtype=np.float64)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "tfidf_ngrams", "vocab_size": self.vocab_size, "oov_id": self.oov_id,
+                "ngrams": self.ngrams, "min_df": self.min_df, "max_features": self.max_features,
+                "keys_int64_le": base64.b64encode(self.keys_.astype("<i8").tobytes()).decode("ascii"),
+                "idf_float32_le": base64.b64encode(self.idf_.astype("<f4").tobytes()).decode("ascii")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "NgramFeatures":
+        """Raises ValueError/KeyError/TypeError on a malformed mapping (callers name the file)."""
+        if data.get("kind") != "tfidf_ngrams":
+            raise ValueError(f"unknown feature kind {data.get('kind')!r}")
+        oov = data["oov_id"]
+        self = cls(vocab_size=int(data["vocab_size"]), oov_id=None if oov is None else int(oov),
+                   ngrams=int(data["ngrams"]), min_df=int(data["min_df"]), max_features=int(data["max_features"]))
+        self.keys_ = np.frombuffer(base64.b64decode(data["keys_int64_le"]), dtype="<i8").astype(np.int64)
+        self.idf_ = np.frombuffer(base64.b64decode(data["idf_float32_le"]), dtype="<f4").astype(np.float32)
+        if len(self.keys_) != len(self.idf_) or (len(self.keys_) > 1 and np.any(np.diff(self.keys_) <= 0)):
+            raise ValueError("keys and idf do not match")
+        if not np.all(np.isfinite(self.idf_)):
+            raise ValueError("idf holds non-finite values")
+        return self
+
+
+def model_inputs(x: np.ndarray, features: NgramFeatures | None) -> Any:
+    """What the Keras/ONNX model takes for id rows `x`: the rows alone, or with their n-gram features."""
+    x = np.ascontiguousarray(x, dtype=np.int32)
+    if features is None:
+        return x
+    ids, weights = features.transform(x)
+    return {"token_ids": x, "ngram_ids": ids, "ngram_weights": weights}
