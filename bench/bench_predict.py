@@ -55,29 +55,40 @@ SETTINGS = [(128, 1), (512, 1), (128, 2), (256, 2), (512, 2), (1024, 2)]  # (--b
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 ENV.pop("SENTIMENT_DEBUG", None)
 
+# A wide & deep model (features.json beside model.keras) also takes the n-gram inputs of the rows;
+# the Keras side computes them with the same numpy code (ngrams.model_inputs), inside its timing.
 KERAS_COLD = """
-import sys
+import json, sys
+from pathlib import Path
 import numpy as np
 import keras
+from sentiment_cli.ngrams import NgramFeatures, model_inputs
 model = keras.saving.load_model(sys.argv[1], compile=False)
+path = Path(sys.argv[1]).with_name("features.json")
+features = NgramFeatures.from_dict(json.loads(path.read_text())) if path.exists() else None
 x = np.array([[int(i) for i in sys.argv[2].split(",")]], dtype="int32")
-print(float(np.asarray(model.predict(x, verbose=0)).reshape(-1)[0]))
+print(float(np.asarray(model.predict(model_inputs(x, features), verbose=0)).reshape(-1)[0]))
 """
 
 # A Keras process that loads the model and the padded rows once, then times one model.predict per
 # "run" line on stdin: the bench alternates these with the CLI runs.
 KERAS_WORKER = """
-import sys, time
+import json, sys, time
+from pathlib import Path
 import numpy as np
 import keras
+from sentiment_cli.ngrams import NgramFeatures
+from sentiment_cli.training import predict_proba
 model = keras.saving.load_model(sys.argv[1], compile=False)
+path = Path(sys.argv[1]).with_name("features.json")
+features = NgramFeatures.from_dict(json.loads(path.read_text())) if path.exists() else None
 x = np.load(sys.argv[2])
 batch = int(sys.argv[3])
-model.predict(x[: 2 * batch], batch_size=batch, verbose=0)  # trace and warm up
+predict_proba(model, x[: 2 * batch], features, batch_size=batch)  # trace and warm up
 print("ready", flush=True)
 for line in sys.stdin:
     start, cpu = time.perf_counter(), time.process_time()
-    p = model.predict(x, batch_size=batch, verbose=0)
+    p = predict_proba(model, x, features, batch_size=batch)
     print(time.perf_counter() - start, time.process_time() - cpu, len(p), flush=True)
 """
 

@@ -99,12 +99,11 @@ def epoch_scorer(test: LabeledData) -> tuple[Any, dict[str, Any]]:
 
 def train_neural(name: str, cfg: Config, data: LabeledData, test: LabeledData) -> dict[str, Any]:
     from sentiment_cli import training
-    from sentiment_cli.metrics import apply_temperature, classification_report
+    from sentiment_cli.metrics import classification_report
 
     factory, record = epoch_scorer(test)
     result = training.train(cfg, data, verbose=0, extra_callbacks=factory)
-    p = apply_temperature(training.predict_proba(result.model, result.tokenizer.encode(test.texts)),
-                          result.temperature)
+    p = training.predict_texts(result, test.texts)
     report = classification_report(test.y, p, result.threshold)
     return {"name": name, "test_accuracy": report["accuracy"], "test_f1": report["f1"],
             "roc_auc": report["roc_auc"], "validation_accuracy": float(np.mean((result.val_p >= result.threshold)

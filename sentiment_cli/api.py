@@ -7,6 +7,7 @@ SentimentError subclasses; cli.py turns them into one-line messages and exit cod
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -39,6 +40,10 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
     logistic regression fitted on the same validation split and scored on the same test file.
     """
     out = Path(out)
+    if out.is_symlink():  # replace the model the link points to, and keep the user's link
+        import os
+
+        out = Path(os.path.realpath(out))
     from sentiment_cli.distribute import worker_role
 
     role = worker_role(cfg)
@@ -52,13 +57,15 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
         data = load_labeled(data_path, dc.text_column, dc.label_column, positive_label=dc.positive_label)
         test = (load_labeled(test_data, dc.text_column, dc.label_column, encoding=data.encoding)
                 if test_data is not None else None)
+        check_validation_split(cfg, data)
         backup = _resume_dir(out, cfg, data_path, resume)
 
         from sentiment_cli import training
 
         try:
-            result = training.train(cfg, data, backup_dir=backup, verbose=verbose,
-                                    tensorboard_dir=Path(tensorboard) if tensorboard else None)
+            with _write_errors(out, backup):
+                result = training.train(cfg, data, backup_dir=backup, verbose=verbose,
+                                        tensorboard_dir=Path(tensorboard) if tensorboard else None)
         except KeyboardInterrupt:
             _log_resume_hint(out, backup)
             raise
@@ -68,11 +75,58 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
             from sentiment_cli.baseline import fit_baseline
 
             metrics["baseline"] = fit_baseline(cfg, data, test)
-        with artifacts.staged_dir(out, force) as tmp:
-            _write_model_dir(tmp, result, cfg, data, test, metrics, data_path, test_data, plots)
+        with _write_errors(out, out.parent / f".{out.name}.tmp-*"):
+            with artifacts.staged_dir(out, force) as tmp:
+                _write_model_dir(tmp, result, cfg, data, test, metrics, data_path, test_data, plots)
         _clear_resume_dir(backup)
     log.info("wrote %s", out)
     return metrics
+
+
+# errno values that mean "this output cannot be written here", not a bug
+_WRITE_ERRNOS = ("ENOSPC", "EFBIG", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO", "ENAMETOOLONG")
+
+
+@contextlib.contextmanager
+def _write_errors(out: Path, where: Path) -> Iterator[None]:
+    """Turn a failed write under `where` (disk full, file too large...) into a one-line WriteError."""
+    import errno
+
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in {getattr(errno, name) for name in _WRITE_ERRNOS if hasattr(errno, name)}:
+            raise
+        from sentiment_cli.errors import WriteError, os_reason
+
+        filename, reason = os_reason(exc)
+        raise WriteError(f"cannot write '{filename or where}' ({reason})",
+                         f"Free disk space (or raise the file size limit) and train again; '{out}' was not "
+                         "changed") from None
+
+
+def check_validation_split(cfg: Config, data: LabeledData) -> None:
+    """Refuse a validation split that holds no example of a class.
+
+    The threshold, temperature, early stopping and the wide & deep combiner are all chosen on
+    that split: with one class only, a threshold such as 0.99998 would be written with exit 0.
+    """
+    from sentiment_cli.errors import DataError
+    from sentiment_cli.training import split_validation
+
+    _, va = split_validation(data, cfg.training.validation_split, cfg.training.seed)
+    held = np.bincount(data.y[va], minlength=2)
+    if held.min() > 0:
+        return
+    counts = np.bincount(data.y, minlength=2)
+    rare = int(np.argmin(held))
+    name = data.encoding.name(bool(rare))
+    # The fraction whose stratified share of the rarer class is at least one whole row.
+    needed = float(np.ceil(100 / counts[rare]) / 100)
+    fix = (f"Add examples of {name!r}, or raise training.validation_split to {needed:.2f}" if needed <= 0.5
+           else f"Add examples of {name!r}")
+    raise DataError(f"'{data.source}' has {counts[rare]} {name!r} row(s) of {len(data)}: the validation split "
+                    f"({len(va)} rows) holds none, so the threshold cannot be chosen on it", fix)
 
 
 def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int, int], *,
@@ -86,6 +140,7 @@ def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int
 
     dc = cfg.data
     data = load_labeled(data_path, dc.text_column, dc.label_column, positive_label=dc.positive_label)
+    check_validation_split(cfg, data)
     backup = _resume_dir(out.with_name(f"{out.name}.worker{role[0]}"), cfg, data_path, resume)
     result = training.train(cfg, data, backup_dir=backup, verbose=verbose)
     _clear_resume_dir(backup)
@@ -283,13 +338,29 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray, features: Any = None
 
 # -- evaluate --------------------------------------------------------------------------------------
 def model_config(model_dir: str | Path) -> Config:
-    """The resolved config a model directory was trained with."""
-    from sentiment_cli.config import Config, build_config, read_yaml
+    """The resolved config a model directory was trained with, verified against its manifest.
+
+    A damaged or tampered config.yaml is an ArtifactError (the model's fault, exit 1), not a
+    ConfigError telling the user to fix a file they never wrote.
+    """
+    from sentiment_cli.config import Config, build_config, safe_load
+    from sentiment_cli.errors import ConfigError
 
     path = Path(model_dir) / artifacts.CONFIG
-    if not path.is_file():
-        return Config()
-    return build_config([(read_yaml(path), str(path))])
+
+    def load(files: artifacts.ModelFiles) -> Config:
+        import yaml
+
+        if not files.exists(artifacts.CONFIG):
+            return Config()
+        try:
+            return build_config([(safe_load(files.read(artifacts.CONFIG).decode("utf-8")), str(path))])
+        except (ConfigError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            why = exc.message if isinstance(exc, ConfigError) else "not valid YAML"
+            raise ArtifactError(f"model file '{path}' is damaged ({why})",
+                                "Restore config.yaml or re-train the model") from None
+
+    return artifacts.load_model_dir(model_dir, load)
 
 
 def input_columns(model_dir: str | Path) -> tuple[str, str]:
@@ -298,8 +369,8 @@ def input_columns(model_dir: str | Path) -> tuple[str, str]:
     labels.json records them so that `predict --input file.csv` does not import and run a YAML
     parser on every call; directories written before that fall back to the config.
     """
-    labels = artifacts.read_json(Path(model_dir) / artifacts.LABELS)
-    names = labels.get("text_column"), labels.get("label_column")
+    labels = artifacts.load_model_dir(model_dir, lambda files: files.read_json(artifacts.LABELS))
+    names = (labels.get("text_column"), labels.get("label_column")) if isinstance(labels, dict) else (None, None)
     if all(isinstance(v, str) and v for v in names):
         return names  # type: ignore[return-value]
     dc = model_config(model_dir).data
@@ -312,9 +383,14 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
              plots_dir: str | Path | None = None) -> dict[str, Any]:
     """Score a labelled file with a trained model and return its metrics (quiet: prints nothing)."""
     predictor = Predictor.from_dir(model_dir, backend=backend)
-    dc = model_config(model_dir).data
-    data = load_labeled(data_path, text_column or dc.text_column, label_column or dc.label_column,
-                        encoding=predictor.decision.encoding)
+    if plots_dir is not None:  # an unwritable --plots fails before the scoring, not after it
+        from sentiment_cli.plots import prepare_dir
+
+        prepare_dir(Path(plots_dir), "--plots")
+    if text_column is None or label_column is None:  # the training columns, as `predict` uses them
+        trained = predictor.columns or input_columns(model_dir)
+        text_column, label_column = text_column or trained[0], label_column or trained[1]
+    data = load_labeled(data_path, text_column, label_column, encoding=predictor.decision.encoding)
     scores, lengths = [], []
     for _, _, p, n in _scored_batches(predictor, data.texts, batch_size, overlap=True, skip_blank=False):
         scores.append(p)

@@ -17,7 +17,7 @@ import platform
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sentiment_cli.errors import ArtifactError
 
@@ -120,6 +120,137 @@ def check_model_dir(directory: str | Path, *, verify: bool = True,
     return manifest
 
 
+# -- loading one directory generation ----------------------------------------------------------
+T = TypeVar("T")
+# Times a load starts over when `train --force` swapped a new model in while it read: each swap
+# takes milliseconds, so more than a few in a row means something else is wrong.
+LOAD_ATTEMPTS = 5
+
+
+class ModelFiles:
+    """The files of one model directory, read through one open directory descriptor.
+
+    Every file comes from the same directory (inode), however often the path is swapped to a new
+    model meanwhile, and is read once: its sha256 is computed over the very bytes returned, so a
+    file is never checked in one version and parsed in another.
+    """
+
+    def __init__(self, directory: Path, fd: int) -> None:
+        self.directory = directory
+        self.fd = fd
+        hint = "Train one with 'sentiment train --out DIR' or point --model at one"
+        try:
+            raw = self._read(MANIFEST)
+        except FileNotFoundError:
+            raw = None
+        try:
+            data = json.loads(raw) if raw is not None else None
+        except ValueError:
+            data = None
+        if not (isinstance(data, dict) and data.get("tool") == TOOL):
+            raise ArtifactError(f"'{directory}' is not a model directory (no valid {MANIFEST})", hint)
+        self.manifest: dict[str, Any] = data
+        recorded = data.get("artifacts", {})
+        if not isinstance(recorded, dict):
+            raise ArtifactError(f"'{directory / MANIFEST}' has no 'artifacts' table of sha256 hashes",
+                                "Restore the original model directory or re-train the model")
+        self.recorded: dict[str, Any] = recorded
+
+    def _read(self, name: str) -> bytes:
+        fd = os.open(name, os.O_RDONLY, dir_fd=self.fd)
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
+
+    def exists(self, name: str) -> bool:
+        try:
+            os.stat(name, dir_fd=self.fd)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def read(self, name: str) -> bytes:
+        """`name`'s bytes, verified against the manifest (FileNotFoundError if it is not there)."""
+        path = self.directory / name
+        data = self._read(name)
+        if name not in self.recorded:  # a file the caller will read, with no hash to check it against
+            raise ArtifactError(f"'{path}' is not listed in {MANIFEST}, so it cannot be verified",
+                                "Restore the original model directory or re-train the model")
+        if hashlib.sha256(data).hexdigest() != self.recorded[name]:
+            raise ArtifactError(f"'{path}' does not match the sha256 in {MANIFEST} (modified or corrupted)",
+                                "Restore the original file or re-train the model")
+        return data
+
+    def read_json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read(name).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ArtifactError(f"cannot read '{self.directory / name}' ({exc})", "Re-train or restore the file") from None
+
+    def require(self, names: tuple[str, ...] = REQUIRED) -> None:
+        missing = [name for name in names if not self.exists(name)]
+        if missing:
+            raise ArtifactError(f"model directory '{self.directory}' is incomplete: {', '.join(missing)} missing",
+                                "Re-train it, or restore the missing files")
+
+
+def _same_dir(directory: Path, fd: int) -> bool:
+    try:
+        now, then = os.stat(directory), os.fstat(fd)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (then.st_dev, then.st_ino)
+
+
+def load_model_dir(directory: str | Path, load: Callable[[ModelFiles], T]) -> T:
+    """Run `load` on one generation of the model directory at `directory` and return its result.
+
+    If the directory at that path was replaced while `load` read it (a `train --force` swapped a
+    new model in, and the old one's files went away or stopped matching), start over on the new
+    one: a load sees the old model or the new one, never a mix, and no false corruption error.
+    """
+    import time
+
+    directory = Path(directory)
+    hint = "Train one with 'sentiment train --out DIR' or point --model at one"
+    for attempt in range(LOAD_ATTEMPTS):
+        last = attempt == LOAD_ATTEMPTS - 1
+        try:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except FileNotFoundError:
+            if not last and restorable(directory):  # between the two renames of a swap without renameat2
+                time.sleep(0.05)
+                continue
+            raise ArtifactError(f"model directory '{directory}' does not exist", hint) from None
+        except NotADirectoryError:
+            raise ArtifactError(f"model path '{directory}' is not a directory", hint) from None
+        except OSError as exc:
+            raise ArtifactError(f"cannot open model directory '{directory}' ({exc.strerror or exc})",
+                                "Check its permissions") from None
+        try:
+            try:
+                files = ModelFiles(directory, fd)
+                files.require()
+                return load(files)
+            except (ArtifactError, FileNotFoundError) as exc:
+                if not last and not _same_dir(directory, fd):
+                    continue  # replaced mid-load: load the new generation instead
+                if isinstance(exc, FileNotFoundError):
+                    raise ArtifactError(f"model directory '{directory}' is incomplete: "
+                                        f"{Path(exc.filename or '?').name} missing",
+                                        "Re-train it, or restore the missing files") from None
+                raise
+        finally:
+            os.close(fd)
+    raise AssertionError("unreachable")
+
+
+def restorable(out: Path) -> bool:
+    """Whether a model for `out` survives in a staging sibling (a swap cut short between renames)."""
+    import glob
+
+    return any(out.parent.glob(glob.escape(f".{out.name}") + ".old-*/m"))
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -183,14 +314,39 @@ def check_out_dir(out: Path, force: bool) -> None:
                                 "Move them elsewhere before replacing it with --force; nothing was changed")
 
 
+def _complete(directory: Path) -> bool:
+    """Whether `directory` holds a whole model: a manifest (written last) whose every hash matches."""
+    try:
+        check_model_dir(directory)
+    except ArtifactError:
+        return False
+    return True
+
+
 def _remove_stale(out: Path) -> None:
-    """Delete staging dirs left by a killed run (only called while holding the lock for `out`)."""
+    """Clean up after a killed run (only called while holding the lock for `out`).
+
+    Without renameat2 the swap is two renames, `out` -> `.NAME.old-*/m` then the new model ->
+    `out`; a kill between them leaves no model at `out`. The old model is then put back first,
+    so that no later run, even one that fails, deletes the only copy. Then staging is deleted.
+    """
     import glob
 
+    prefix = glob.escape(f".{out.name}")
+    if not out.exists() and not out.is_symlink():
+        for old in sorted(out.parent.glob(prefix + ".old-*")):
+            if old.is_dir() and not old.is_symlink() and _complete(old / "m"):
+                os.rename(old / "m", out)
+                import logging
+
+                logging.getLogger("sentiment").warning(
+                    "restored the model at %s that an interrupted 'sentiment train' had moved to %s", out, old)
+                break
     for pattern in (".tmp-*", ".old-*"):
-        for stale in out.parent.glob(glob.escape(f".{out.name}") + pattern):
+        for stale in out.parent.glob(prefix + pattern):
             if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale, ignore_errors=True)
+                if out.exists() or not _complete(stale / "m" if pattern == ".old-*" else stale):
+                    shutil.rmtree(stale, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -198,25 +354,42 @@ def out_dir_lock(out: Path) -> Iterator[None]:
     """Hold an exclusive lock for `out` so two trainings into it cannot interleave.
 
     The lock is flock(2) on a hidden sibling file: the kernel drops it when the process dies,
-    even by SIGKILL, so a crashed run never blocks the next one.
+    even by SIGKILL, so a crashed run never blocks the next one. The file is deleted when the run
+    ends (one killed by SIGKILL leaves it, empty and harmless, until the next run into `out`).
     """
     import fcntl
 
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(out.parent / f".{out.name}.lock", "a+")
-    except OSError as exc:
-        raise ArtifactError(f"cannot create '{out}' ({exc.strerror or exc})",
-                            "Choose an --out inside a directory you can write to") from None
-    try:
+    lock = out.parent / f".{out.name}.lock"
+    while True:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock, "a+")
+        except OSError as exc:
+            raise ArtifactError(f"cannot create '{out}' ({exc.strerror or exc})",
+                                "Choose an --out inside a directory you can write to") from None
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            fh.close()
             raise ArtifactError(f"another 'sentiment train' is writing '{out}'",
                                 "Wait for it to finish, or choose another --out") from None
+        # The holder before us deletes the file when it is done: a lock on a file no longer at
+        # `lock` excludes nobody, so take the lock again on the file that is there now.
+        try:
+            current = os.stat(lock)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fh.fileno())
+        if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+            break
+        fh.close()
+    try:
         _remove_stale(out)
         yield
     finally:
+        # Deleted while still held, so no other run can be holding it: nothing stays beside --out.
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
         fh.close()
 
 

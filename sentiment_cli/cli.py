@@ -45,11 +45,26 @@ def setup_logging(quiet: bool = False) -> None:
     logger.propagate = False
 
 
+# Where an installed wheel keeps the repository's configs/ and data/ (pyproject.toml's package-dir).
+BUNDLED_PACKAGES = {"configs": "sentiment_cli.bundled_configs", "data": "sentiment_cli.bundled_data"}
+
+
 def project_file(relative: str) -> Path | None:
-    """A file shipped in the repository (bundled data, configs), from the cwd or the checkout."""
+    """A file shipped with the tool (bundled data, configs): from the cwd, the checkout, or the
+    installed package's data (importlib.resources), in that order."""
     for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
         candidate = root / relative
         if candidate.exists():
+            return candidate
+    folder, _, name = relative.partition("/")
+    if folder in BUNDLED_PACKAGES and name:
+        from importlib import resources
+
+        try:
+            candidate = resources.files(BUNDLED_PACKAGES[folder]) / name
+        except ModuleNotFoundError:  # an editable install or a checkout: found above, or not at all
+            return None
+        if isinstance(candidate, Path) and candidate.is_file():
             return candidate
     return None
 
@@ -89,6 +104,20 @@ class SentimentGroup(click.Group):
             ctx.exit(0)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except OSError as exc:
+            import errno
+
+            if debug or exc.errno not in {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}:
+                if debug:
+                    raise
+                self._internal(ctx, exc)
+            from sentiment_cli.errors import os_reason
+
+            filename, reason = os_reason(exc)
+            where = f" '{filename}'" if filename else ""
+            click.echo(f"sentiment: error: cannot write{where} ({reason}). Free disk space (or raise "
+                       "the file size limit) and run again", err=True)
+            ctx.exit(1)
         except MemoryError:
             if debug:
                 raise
@@ -97,10 +126,14 @@ class SentimentGroup(click.Group):
         except Exception as exc:  # a bug: say so in one line, traceback behind --debug
             if debug:
                 raise
-            first = str(exc).splitlines()[0][:300] if str(exc) else ""
-            click.echo(f"sentiment: internal error: {type(exc).__name__}: {first}. "
-                       "Re-run with --debug for the traceback and report it", err=True)
-            ctx.exit(3)
+            self._internal(ctx, exc)
+
+    @staticmethod
+    def _internal(ctx: click.Context, exc: BaseException) -> None:
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        click.echo(f"sentiment: internal error: {type(exc).__name__}: {first}. "
+                   "Re-run with --debug for the traceback and report it", err=True)
+        ctx.exit(3)
 
 
 def _emit(text: str) -> None:
@@ -121,6 +154,21 @@ def cli(debug: bool) -> None:
       sentiment evaluate --data data/imdb_test.csv.gz --format json
     """
     setup_logging()
+    _tolerant_stdout()
+
+
+def _tolerant_stdout() -> None:
+    """Write what stdout's encoding (LANG=C, a cp1252 console) cannot hold as \\xe9-style escapes.
+
+    Otherwise the first such character would end the run half-written with an internal error;
+    JSON output is escaped losslessly instead (report.RecordWriter, json.dumps's default).
+    """
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a stream that cannot change its settings now
+            pass
 
 
 config_option = click.option("--config", "config_path", metavar="PATH",
@@ -138,6 +186,18 @@ data_option = click.option("--data", "data_path", metavar="PATH",
 test_data_option = click.option("--test-data", metavar="PATH", help="Held-out CSV/TSV to report on "
                                 f"(default with the bundled data: {BUNDLED_TEST}).")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (NaN compares false with both bounds)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        import math
+
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return rv
 
 
 def _threshold(value: float | None) -> float | None:
@@ -209,7 +269,7 @@ def train(data_path: str | None, test_data: str | None, config_path: str | None,
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--threshold", type=float, callback=lambda c, p, v: _threshold(v),
               help="Decision threshold (default: the one stored at train time).")
-@click.option("--min-accuracy", type=click.FloatRange(0, 1), metavar="X",
+@click.option("--min-accuracy", type=FiniteFloatRange(0, 1), metavar="X",
               help="Exit 1 when accuracy is below X (a CI gate).")
 @click.option("--sweep-threshold", is_flag=True, help="Also report metrics at thresholds 0.05..0.95.")
 @click.option("--slices", is_flag=True, help="Also report accuracy by length quartile and negation.")
@@ -269,11 +329,12 @@ def predict(model_dir: str, input_path: str | None, text_column: str | None, lab
     if label_column is not None and not (text_column or inputs.is_table(input_path)):
         raise click.UsageError("--label-column needs a CSV/TSV --input (or --text-column)")
     if inputs.is_table(input_path):
-        trained_text, trained_label = api.input_columns(model_dir)
+        trained_text, trained_label = predictor.columns or api.input_columns(model_dir)
         text_column, label_column = text_column or trained_text, label_column or trained_label
     stats = inputs.InputStats(source=input_path or "<stdin>")
     texts = inputs.read_texts(input_path, text_column, stats, label_column)
-    if (input_path in (None, "-")) and sys.stdin.isatty() and not quiet:
+    stdin_tty = input_path in (None, "-") and sys.stdin.isatty()  # asked now: reading closes stdin
+    if stdin_tty and not quiet:
         click.echo("sentiment: reading reviews from stdin, one per line (Ctrl-D to end)", err=True)
     records = api.predict_records(predictor, texts, batch_size=1 if line_buffered else batch_size,
                                   threshold=threshold, explain_k=top_k if explain else 0,
@@ -288,11 +349,14 @@ def predict(model_dir: str, input_path: str | None, text_column: str | None, lab
     writer = RecordWriter(sys.stdout, fmt, progress=progress)
     n = writer.write_all(records, flush_every=1 if line_buffered else batch_size)
     stats.report()
-    if n == 0:
+    if n == 0 and input_path not in (None, "-"):
         from sentiment_cli.errors import DataError
 
         raise DataError(f"no input texts in {stats.source}",
-                        "Pipe one review per line on stdin, or pass --input PATH")
+                        "Give a file with one review per line, or a CSV/TSV with rows below its header")
+    if n == 0 and stdin_tty and not quiet:
+        # Like other filters, no input is no output and exit 0 (`cat /dev/null | sentiment predict`).
+        click.echo("sentiment: no input texts; nothing to score", err=True)
 
 
 # -- baseline and compare --------------------------------------------------------------------------
@@ -303,7 +367,7 @@ def _data_or_bundled(data_path: str | None, test_data: str | None) -> tuple[str,
     bundled = project_file(BUNDLED_TRAIN)
     if bundled is None:
         raise ConfigError("no --data given and the bundled data was not found",
-                          "Pass --data PATH, or run from the repository checkout")
+                          "Pass --data PATH, or reinstall sentiment-cli (the wheel ships the data)")
     bundled_test = project_file(BUNDLED_TEST)
     return str(bundled), test_data if test_data is not None or bundled_test is None else str(bundled_test)
 

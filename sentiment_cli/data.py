@@ -11,6 +11,7 @@ import codecs
 import gzip
 import io
 import logging
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,8 +157,10 @@ def refuse_binary(raw: bytes, source: str) -> None:
     for magic, what in BINARY_SIGNATURES:
         if raw.startswith(magic):
             raise DataError(f"'{source}' is {what}, not a CSV/TSV file", hint)
-    head = raw[:8192]
-    if head.count(0) > max(8, len(head) // 100):
+    from sentiment_cli.inputs import SNIFF_BYTES, looks_binary
+
+    head = raw[:SNIFF_BYTES]
+    if looks_binary(head):  # the rule `predict` applies to its input
         raise DataError(f"'{source}' looks binary ({head.count(0)} NUL bytes in its first "
                         f"{len(head)} bytes), or is UTF-16 without a byte-order mark", hint)
 
@@ -183,22 +186,24 @@ def _missing_column_error(source: str, missing: str, header: list[str], first_li
                      f"Name the right column with {flag}")
 
 
-def _ragged_error(text: str, sep: str, n_header: int, source: str) -> DataError | None:
-    """Name the first row with more fields than the header (unquoted delimiter or unclosed quote)."""
-    import csv
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+_LINE_END = re.compile("\n")
 
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
-    hint = f"Quote texts that contain the delimiter {sep!r}, and close every quote"
+
+def _ragged_error(text: str, sep: str, n_header: int, source: str) -> DataError | None:
+    """The first row with more or fewer fields than the header, or a quote never closed, as the
+    error `predict --input` gives for the same file (inputs.csv_rows); None if there is none."""
+    from sentiment_cli.inputs import bounded_lines, csv_rows
+
+    body = _LINE_END.search(text)
+    # Lines as a newline="" stream gives them (ending at \r\n, \r or \n), one at a time:
+    # io.StringIO would hold the whole file again at 4 bytes a character.
+    lines = (m.group() for m in _LINE.finditer(text, body.end()) if m.group()) if body else iter(())
     try:
-        next(reader)
-        start = reader.line_num + 1
-        for row in reader:
-            if len(row) > n_header:
-                return DataError(f"'{source}' row starting on line {start} has {len(row)} fields but the "
-                                 f"header has {n_header}", hint)
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        return DataError(f"'{source}' line {reader.line_num}: {exc}", hint)
+        for _ in csv_rows(bounded_lines(lines, f"'{source}'"), sep, n_header, f"'{source}'"):
+            pass
+    except DataError as exc:
+        return exc
     return None
 
 
@@ -226,13 +231,20 @@ def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
     if missing:
         flag = "--text-column" if missing[0] == columns[0] else "--label-column"
         raise _missing_column_error(source, missing[0], header, first_line, flag)
+    # Before pandas, which fills a short row's missing fields with "" and reads a quote left open
+    # at the end as one last text: both are broken rows, refused here as `predict` refuses them.
+    ragged = _ragged_error(text, sep, len(header), source)
+    if ragged is not None:
+        raise ragged
     try:
         with warnings.catch_warnings():
             # pandas only warns when a row is longer than the header (and, by default, quietly turns
             # the extra leading fields into an index): every column after them would be shifted.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                             engine="c", skipinitialspace=False, index_col=False)
+            # From UTF-8 bytes: io.StringIO holds its text at 4 bytes a character.
+            df = pd.read_csv(io.BytesIO(text.encode("utf-8", errors="surrogatepass")), sep=sep, dtype=str,
+                             keep_default_na=False, engine="c", skipinitialspace=False, index_col=False,
+                             encoding="utf-8", encoding_errors="replace")
     except pd.errors.EmptyDataError:
         raise DataError(f"'{source}' has no columns", "Give a CSV file with a header row") from None
     except (pd.errors.ParserWarning, pd.errors.ParserError, ValueError) as exc:

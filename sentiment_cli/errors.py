@@ -41,3 +41,26 @@ class NotFittedError(SentimentError, ValueError):
 
 class TrainingError(SentimentError):
     """Training that cannot go on as configured (a NaN loss, for one); nothing was written."""
+
+
+class WriteError(SentimentError):
+    """An output that cannot be written (disk full, file too large, no permission); nothing was replaced."""
+
+
+def os_reason(exc: OSError) -> tuple[str | None, str]:
+    """(file name, reason) of an OSError, on one line.
+
+    h5py (Keras' weight files) packs its whole diagnostic into strerror, file name and errno text
+    included, over several lines: take those two out of it.
+    """
+    import re
+
+    text = str(exc.strerror or exc)
+    filename = exc.filename
+    found = re.search(r"filename = '([^']*)'", text)
+    if found and not filename:
+        filename = found.group(1)
+    found = re.search(r"error message = '([^']*)'", text)
+    if found:
+        text = found.group(1)
+    return filename, " ".join(text.split())[:200]

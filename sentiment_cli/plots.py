@@ -6,6 +6,7 @@ the reliability diagram show how a threshold and the calibration behave.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,33 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
+    from sentiment_cli.errors import WriteError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        raise WriteError(f"cannot write '{path}' ({exc.strerror or exc})",
+                         "Free disk space, or choose a directory you can write to") from None
+    finally:
+        _pyplot().close(fig)
     return str(path)
+
+
+def prepare_dir(directory: Path, flag: str) -> None:
+    """Create `directory` for plots before any work, or fail at once naming `flag` and the fix."""
+    from sentiment_cli.errors import WriteError
+
+    if directory.exists() and not directory.is_dir():
+        raise WriteError(f"{flag} '{directory}' is a file", f"Give {flag} a directory path")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot create {flag} directory '{directory}' ({exc.strerror or exc})",
+                         f"Give {flag} a directory you can write to") from None
+    if not os.access(directory, os.W_OK):
+        raise WriteError(f"{flag} directory '{directory}' is not writable", f"Give {flag} a directory you can write to")
 
 
 def learning_curves(path: Path, history: dict[str, list[float]]) -> str:

@@ -42,13 +42,42 @@ class Decision:
         """From labels.json at `path` (or its already-read contents, `data`)."""
         data = artifacts.read_json(path) if data is None else data
         try:
-            return cls(LabelEncoding.from_dict(data), float(data.get("threshold", 0.5)),
-                       float(data.get("temperature", 1.0)))
+            decision = cls(LabelEncoding.from_dict(data), float(data.get("threshold", 0.5)),
+                           float(data.get("temperature", 1.0)))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ArtifactError(f"'{path}' has an unexpected layout ({exc})", "Re-train the model") from None
+        check_labels(path, data)
+        return decision
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.encoding.to_dict(), "threshold": self.threshold, "temperature": self.temperature}
+
+
+def check_labels(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a labels.json whose values would flip labels, print NaN or fail mid-stream."""
+    import math
+
+    def bad(key: str, why: str) -> ArtifactError:
+        return ArtifactError(f"'{path}' has {key}={data.get(key)!r}, {why}", "Restore labels.json or re-train the model")
+
+    for key in ("negative", "positive"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise bad(key, "not a label value (a non-empty string)")
+    if data["negative"] == data["positive"]:
+        raise bad("positive", "the same as the negative label")
+    for key, default in (("threshold", 0.5), ("temperature", 1.0)):
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad(key, "not a finite number")
+    if not 0.0 <= data.get("threshold", 0.5) <= 1.0:
+        raise bad("threshold", "outside [0, 1]")
+    if not data.get("temperature", 1.0) > 0:
+        raise bad("temperature", "not > 0")
+    if "trim_padding" in data and not isinstance(data["trim_padding"], bool):
+        raise bad("trim_padding", "not true or false")
+    for key in ("text_column", "label_column"):
+        if key in data and not (isinstance(data[key], str) and data[key]):
+            raise bad(key, "not a column name")
 
 
 def trim_padding(x: np.ndarray, padding: str) -> np.ndarray:
@@ -83,9 +112,11 @@ def trimming_is_exact(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray, 
     return bool(np.max(np.abs(np.concatenate(parts) - full)) <= tolerance)
 
 
-def onnx_runner(path: Path, threads: int, features: NgramFeatures | None = None) -> Callable[[np.ndarray], np.ndarray]:
+def onnx_runner(path: Path, threads: int, features: NgramFeatures | None = None,
+                data: bytes | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """Id rows -> scores on an ONNX Runtime session; `features` computes a wide & deep model's n-gram
-    inputs from the same rows (ngrams.model_inputs)."""
+    inputs from the same rows (ngrams.model_inputs). `data`: the file's bytes, already read and
+    verified (the session is built from them, not from whatever is at `path` by now)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -93,7 +124,8 @@ def onnx_runner(path: Path, threads: int, features: NgramFeatures | None = None)
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     try:
-        session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path) if data is None else data, sess_options=opts,
+                                       providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
         raise ArtifactError(f"cannot load '{path}' ({str(exc).splitlines()[0]})",
                             "Restore model.onnx or re-train the model") from None
@@ -112,13 +144,39 @@ def onnx_runner(path: Path, threads: int, features: NgramFeatures | None = None)
     return run
 
 
-def keras_runner(path: Path, features: NgramFeatures | None = None) -> Callable[[np.ndarray], np.ndarray]:
+def keras_runner(path: Path, features: NgramFeatures | None = None,
+                 data: bytes | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """Id rows -> scores with the .keras model at `path` (or its verified bytes, `data`)."""
     from sentiment_cli.training import quiet_tensorflow
 
     quiet_tensorflow()
-    model = load_keras_model(path)
+    if data is None:
+        model = load_keras_model(path)
+    else:  # Keras loads from a path: a private copy of exactly the bytes that were verified
+        import shutil
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="sentiment-load-"))
+        try:
+            (tmp / path.name).write_bytes(data)
+            model = load_keras_model(tmp / path.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return lambda x: np.asarray(model.predict(model_inputs(x, features), batch_size=len(x) or 1,
                                               verbose=0)).reshape(-1)
+
+
+def _features(files: artifacts.ModelFiles) -> NgramFeatures | None:
+    """load_features from one verified read of features.json."""
+    path = files.directory / artifacts.FEATURES
+    if artifacts.FEATURES not in files.recorded:
+        return None
+    if not files.exists(artifacts.FEATURES):
+        raise ArtifactError(f"'{path}' is missing", "Restore the model directory or re-train the model")
+    try:
+        return NgramFeatures.from_dict(files.read_json(artifacts.FEATURES))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ArtifactError(f"'{path}' has an unexpected layout ({exc})", "Re-train the model") from None
 
 
 def load_features(model_dir: Path, manifest: dict[str, Any]) -> NgramFeatures | None:
@@ -227,7 +285,7 @@ class Predictor:
 
     def __init__(self, tokenizer: Tokenizer, decision: Decision, runner: Callable[[np.ndarray], np.ndarray],
                  backend: str, model_dir: Path | None = None, threads: int = 1,
-                 trim_padding: bool = False) -> None:
+                 trim_padding: bool = False, features: NgramFeatures | None = None) -> None:
         self.tokenizer = tokenizer
         self.decision = decision
         self._run = runner
@@ -237,32 +295,53 @@ class Predictor:
         # labels.json's "trim_padding": train time proved that dropping all-padding columns leaves
         # the scores unchanged (trimming_is_exact), so score_ids skips them.
         self.trim_padding = trim_padding
+        self.features = features  # the wide branch's n-gram features (the runner computes them from ids)
+        self.columns: tuple[str, str] | None = None  # (text, label) columns of training, from labels.json
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, *, backend: str = "auto",
                  threads: int = DEFAULT_THREADS) -> "Predictor":
-        """Verify and load a model directory; `backend` is auto, onnx or keras."""
+        """Verify and load a model directory; `backend` is auto, onnx or keras.
+
+        Every file is read once, from one generation of the directory (artifacts.load_model_dir):
+        a `train --force` replacing it meanwhile gives the old model or the new one, never a mix.
+        """
         model_dir = Path(model_dir)
+        return artifacts.load_model_dir(model_dir, lambda files: cls._load(files, backend, threads))
+
+    @classmethod
+    def _load(cls, files: artifacts.ModelFiles, backend: str, threads: int) -> "Predictor":
+        model_dir = files.directory
         onnx_path = model_dir / artifacts.MODEL_ONNX
-        use_onnx = backend == "onnx" or (backend == "auto" and onnx_path.is_file())
-        model_file = artifacts.MODEL_ONNX if use_onnx else artifacts.MODEL_KERAS
-        manifest = artifacts.check_model_dir(model_dir, files=(artifacts.TOKENIZER, artifacts.LABELS, model_file,
-                                                               artifacts.FEATURES))
-        tokenizer = Tokenizer.load(model_dir / artifacts.TOKENIZER)
-        features = load_features(model_dir, manifest)
-        labels = artifacts.read_json(model_dir / artifacts.LABELS)
+        use_onnx = backend == "onnx" or (backend == "auto" and files.exists(artifacts.MODEL_ONNX))
+        tok_path = model_dir / artifacts.TOKENIZER
+        try:
+            tokenizer = Tokenizer.from_json(files.read(artifacts.TOKENIZER).decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ArtifactError(f"cannot read tokenizer file '{tok_path}' ({exc})",
+                                "Re-train or restore tokenizer.json") from None
+        except ArtifactError as exc:
+            if str(tok_path) in exc.message:
+                raise
+            raise ArtifactError(f"'{tok_path}': {exc.message}", exc.hint) from None
+        features = _features(files)
+        labels = files.read_json(artifacts.LABELS)
         decision = Decision.load(model_dir / artifacts.LABELS, labels)
         trim = labels.get("trim_padding") is True
         if use_onnx:
-            if not onnx_path.is_file():
+            if not files.exists(artifacts.MODEL_ONNX):
                 raise ArtifactError(f"'{onnx_path}' is missing", "Use --backend keras or re-train the model")
-            runner = onnx_runner(onnx_path, 1, features)
+            runner = onnx_runner(onnx_path, 1, features, data=files.read(artifacts.MODEL_ONNX))
         else:
             if backend == "auto":
                 log.warning("no %s in '%s'; using Keras (slower start)", artifacts.MODEL_ONNX, model_dir)
-            runner = keras_runner(model_dir / artifacts.MODEL_KERAS, features)
-        return cls(tokenizer, decision, runner, "onnx" if use_onnx else "keras", model_dir,
-                   threads=threads if use_onnx else 1, trim_padding=trim)
+            runner = keras_runner(model_dir / artifacts.MODEL_KERAS, features, data=files.read(artifacts.MODEL_KERAS))
+        predictor = cls(tokenizer, decision, runner, "onnx" if use_onnx else "keras", model_dir,
+                        threads=threads if use_onnx else 1, trim_padding=trim, features=features)
+        # The input columns, from the same labels.json (api.input_columns reads them for old directories).
+        columns = labels.get("text_column"), labels.get("label_column")
+        predictor.columns = columns if all(isinstance(v, str) and v for v in columns) else None
+        return predictor
 
     @property
     def maxlen(self) -> int:

@@ -6,11 +6,10 @@ needed) because `predict` writes through it.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 METRIC_ROWS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "brier", "ece")
 CSV_FIELDS = ("id", "text", "label", "score", "confidence", "status")
@@ -97,8 +96,10 @@ class RecordWriter:
         self.out = out
         self.fmt = fmt
         self.progress = progress
-        self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         self._fields: tuple[str, ...] | None = None  # CSV columns, fixed by the first record
+        # JSON that an ASCII or cp1252 stdout can hold: \u escapes are exact, unlike "backslashreplace".
+        encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("_", "-")
+        self._ascii = not encoding.startswith("utf")
 
     def write_all(self, records: Iterable[dict[str, Any]], flush_every: int = 256) -> int:
         n = 0
@@ -125,23 +126,86 @@ class RecordWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         if self.fmt == "json":
-            self.out.write(json_line(record))
-        elif self._csv is not None:
+            write_json_line(self.out, record, ascii=self._ascii)
+        elif self.fmt == "csv":
             if self._fields is None:
                 self._fields = CSV_FIELDS + tuple(k for k in OPTIONAL_CSV_FIELDS if k in record)
-                self._csv.writerow(self._fields)
-            self._csv.writerow([_csv_value(record.get(k)) for k in self._fields])
+                self.out.write(csv_line(self._fields))
+            write_csv_line(self.out, [_csv_value(record.get(k)) for k in self._fields])
         else:
             self.out.write(_text_line(record) + "\n")
 
 
 # Characters that str.splitlines() and some JSON-lines readers treat as line ends: escape them so
 # one record is always exactly one physical line.
-_LINE_BREAKERS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+_BREAKER_CHARS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAKERS = str.maketrans({c: f"\\u{ord(c):04x}" for c in _BREAKER_CHARS})
 
 
-def json_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKERS) + "\n"
+def json_line(record: dict[str, Any], ascii: bool = False) -> str:
+    return json.dumps(record, ensure_ascii=ascii).translate(_LINE_BREAKERS) + "\n"
+
+
+def _no_breaks(text: str) -> str:
+    return text.translate(_LINE_BREAKERS) if any(c in text for c in _BREAKER_CHARS) else text
+
+
+def write_json_line(out: TextIO, record: dict[str, Any], ascii: bool = False) -> None:
+    """`json_line(record)` written a value at a time: a 50 MB text is held escaped once, not
+    four times (json.dumps' parts, their join, the translation, the newline)."""
+    out.write("{")
+    for i, (key, value) in enumerate(record.items()):
+        out.write((", " if i else "") + json.dumps(key, ensure_ascii=ascii) + ": ")
+        if isinstance(value, str) and len(value) > _SLICE:
+            out.write('"')  # escaping is per character, so a slice at a time is exact
+            for part in _slices(value):
+                out.write(_no_breaks(json.dumps(part, ensure_ascii=ascii)[1:-1]))
+            out.write('"')
+        else:
+            out.write(_no_breaks(json.dumps(value, ensure_ascii=ascii)))
+    out.write("}\n")
+
+
+_SLICE = 1 << 20  # characters of a long text escaped and written at a time
+
+
+def _slices(text: str) -> Iterator[str]:
+    for start in range(0, len(text), _SLICE):
+        yield text[start:start + _SLICE]
+
+
+_CSV_SPECIAL = ',"\r\n'
+
+
+def csv_line(values: Iterable[Any]) -> str:
+    """One CSV record ending in \\n, each field quoted when it holds a comma, quote, CR or LF.
+
+    csv.writer (Python < 3.12) with lineterminator "\\n" leaves a lone CR unquoted, and every CSV
+    reader then ends the row there: each later column shifts. Quoting it keeps one record one row.
+    """
+    fields = []
+    for value in values:
+        text = str(value)
+        if any(c in text for c in _CSV_SPECIAL):
+            text = '"' + text.replace('"', '""') + '"'
+        fields.append(text)
+    return ",".join(fields) + "\n"
+
+
+def write_csv_line(out: TextIO, values: Iterable[Any]) -> None:
+    """`csv_line(values)` written a field at a time (a long text is copied once, to quote it)."""
+    for i, value in enumerate(values):
+        text = str(value)
+        if i:
+            out.write(",")
+        if any(c in text for c in _CSV_SPECIAL):
+            out.write('"')
+            for part in _slices(text):
+                out.write(part.replace('"', '""'))
+            out.write('"')
+        else:
+            out.write(text)
+    out.write("\n")
 
 
 def _csv_value(value: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
@@ -24,6 +24,10 @@ KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 FORMAT = "sentiment-tokenizer"
 FORMAT_VERSION = 1
 _HTML_TAG = re.compile(r"<[^<>]{0,200}>")
+# Texts longer than this (characters) are split into words a slice at a time (Tokenizer._window):
+# a 50 MB review would otherwise become a list of ten million words, over a gigabyte, for the
+# maxlen of them the model reads.
+LONG_TEXT = 1 << 20
 
 
 def text_to_word_sequence(text: str, filters: str = KERAS_FILTERS, lower: bool = True,
@@ -145,6 +149,7 @@ class Tokenizer:
         # Only ids the model can see go into the lookup; everything else maps to OOV (or is dropped).
         limit = self.num_words if self.num_words else None
         self._lookup = {w: i for w, i in self.word_index_.items() if limit is None or i < limit}
+        self.__dict__.pop("_longest", None)
         self._oov_id = self.word_index_.get(self.oov_token) if self.oov_token is not None else None
 
     # -- applying ------------------------------------------------------------------------------
@@ -169,7 +174,56 @@ class Tokenizer:
 
     def encode(self, texts: Iterable[str]) -> np.ndarray:
         """Texts -> int32 array (n, maxlen), ready for the model."""
-        return self.pad(self.transform(texts))
+        return self.encode_with_lengths(texts)[0]
+
+    def _window(self, text: str) -> tuple[list[int], int] | None:
+        """For a text longer than LONG_TEXT characters: the ids that survive truncation to maxlen,
+        and the text's whole id count, with memory bounded by LONG_TEXT, not by the text.
+
+        The text is split into words a slice at a time, each slice cut at a separator (a filter
+        character or `split`), outside any HTML tag, so the words are exactly `words(text)`'s.
+        A word with no separator in LONG_TEXT characters cannot be in the vocabulary: it counts
+        as one unknown word without being copied. None where this does not apply (no maxlen, a
+        multi-character `split`, or HTML stripping with '<' or '>' kept inside words).
+        """
+        seps = set(self.filters) | set(self.split)
+        if (not self.maxlen or len(self.split) != 1
+                or (self.strip_html and not {"<", ">"} <= seps)):
+            return None
+        get, oov = self._lookup.get, self._oov_id
+        pre = self.truncating == "pre"
+        kept: Any = deque(maxlen=self.maxlen) if pre else []
+        total, start, n = 0, 0, len(text)
+        while start < n:
+            end = min(start + LONG_TEXT, n)
+            if end < n:
+                cut = max(text.rfind(c, start, end) for c in seps)
+                if self.strip_html and cut > start:
+                    opened = text.rfind("<", start, cut)
+                    if opened > max(text.rfind(">", start, cut), start) and cut - opened <= 202:
+                        cut = opened  # never inside a tag: stripping it must see all of it
+                if cut <= start:  # one word of LONG_TEXT characters or more
+                    following = [i for i in (text.find(c, end) for c in seps) if i >= 0]
+                    stop = min(following) if following else n
+                    if stop - start > 2 * self._longest_word():  # longer than any known word, lower-cased or not
+                        start = stop
+                        if oov is not None:
+                            total += 1
+                            if pre or len(kept) < self.maxlen:
+                                kept.append(oov)
+                        continue
+                    cut = stop
+                end = cut
+            words = self.words(text[start:end])
+            ids = list(map(get, words, repeat(oov, len(words)))) if oov is not None else \
+                [i for i in map(get, words) if i is not None]
+            total += len(ids)
+            if pre:
+                kept.extend(ids)
+            elif len(kept) < self.maxlen:
+                kept.extend(ids[:self.maxlen - len(kept)])
+            start = end
+        return list(kept), total
 
     def pad(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """Id lists (from `transform`) -> int32 array (n, maxlen), with this tokenizer's padding.
@@ -183,11 +237,30 @@ class Tokenizer:
             sequences = [s if len(s) else [oov] for s in sequences]
         return pad_sequences(sequences, self.maxlen, padding=self.padding, truncating=self.truncating)
 
+    def _longest_word(self) -> int:
+        longest = self.__dict__.get("_longest")
+        if longest is None:
+            longest = self.__dict__["_longest"] = max(map(len, self._lookup), default=0)
+        return longest
+
     def encode_with_lengths(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Like `encode`, also returning each text's token count before truncation."""
-        seqs = self.transform(texts)
-        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-        return self.pad(seqs), lengths
+        _check_texts(texts)
+        texts = texts if isinstance(texts, (list, tuple)) else list(texts)
+        if not any(len(t) > LONG_TEXT for t in texts if isinstance(t, str)):
+            seqs = self.transform(texts)
+            lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+            return self.pad(seqs), lengths
+        self._check_fitted()
+        seqs, counts = [], []
+        for text in texts:
+            window = self._window(text) if len(text) > LONG_TEXT else None
+            if window is None:
+                ids = self.transform([text])[0]
+                window = ids, len(ids)
+            seqs.append(window[0])
+            counts.append(window[1])
+        return self.pad(seqs), np.asarray(counts, dtype=np.int64)
 
     @property
     def vocabulary_size(self) -> int:
@@ -219,6 +292,7 @@ class Tokenizer:
         """Read our JSON, or the JSON written by tf-keras' `Tokenizer.to_json()`."""
         fast = cls._from_own_json(text)
         if fast is not None:
+            fast._check_settings()
             return fast
         try:
             data = json.loads(text)
@@ -238,9 +312,32 @@ class Tokenizer:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ArtifactError(f"tokenizer JSON has an unexpected layout ({exc})",
                                 "Re-train or restore tokenizer.json") from None
+        tok._check_settings()
         tok._validate_loaded()
         tok._build_lookup()
         return tok
+
+    def _check_settings(self) -> None:
+        """Refuse loaded settings that would fail later, or silently score garbage, as an ArtifactError."""
+        def ok(name: str) -> bool:
+            value = getattr(self, name)
+            if name in ("num_words", "maxlen"):
+                return value is None or (type(value) is int and 1 <= value <= 10_000_000)
+            if name in ("padding", "truncating"):
+                return value in ("pre", "post")
+            if name in ("lower", "strip_html"):
+                return type(value) is bool
+            if name == "split":
+                return isinstance(value, str) and value != ""
+            if name == "filters":
+                return isinstance(value, str)
+            return value is None or isinstance(value, str)  # oov_token
+
+        for name in ("num_words", "maxlen", "padding", "truncating", "lower", "strip_html", "split",
+                     "filters", "oov_token"):
+            if not ok(name):
+                raise ArtifactError(f"tokenizer JSON has an invalid setting {name}={getattr(self, name)!r}",
+                                    "Restore tokenizer.json or re-train the model")
 
     @classmethod
     def _from_own_json(cls, text: str) -> "Tokenizer | None":
@@ -312,6 +409,7 @@ class Tokenizer:
         tok.word_counts_ = dict(json.loads(config["word_counts"]))
         tok.word_docs_ = dict(json.loads(config["word_docs"]))
         tok.document_count_ = int(config.get("document_count", 0))
+        tok._check_settings()
         tok._validate_loaded()
         tok._build_lookup()
         return tok
@@ -336,7 +434,10 @@ class Tokenizer:
         except (OSError, UnicodeDecodeError) as exc:
             raise ArtifactError(f"cannot read tokenizer file '{path}' ({exc})",
                                 "Re-train or restore tokenizer.json") from None
-        return cls.from_json(text)
+        try:
+            return cls.from_json(text)
+        except ArtifactError as exc:  # name the file: the message itself only says "tokenizer JSON"
+            raise ArtifactError(f"'{path}': {exc.message}", exc.hint) from None
 
 
 def _visible_ids(text: str, start: int, num_words: Any) -> dict[str, int] | None:

@@ -134,7 +134,10 @@ def test_onnx_scores_equal_keras_on_real_reviews(trained_model: Path):
     got = predictor.predict_proba(texts)
 
     model = keras.saving.load_model(trained_model / "model.keras", compile=False)
-    raw = np.asarray(model.predict(predictor.tokenizer.encode(texts), verbose=0), dtype=np.float64).reshape(-1)
+    from sentiment_cli.ngrams import model_inputs
+
+    x = model_inputs(predictor.tokenizer.encode(texts), getattr(predictor, "features", None))
+    raw = np.asarray(model.predict(x, verbose=0), dtype=np.float64).reshape(-1)
     want = np.clip(apply_temperature(raw, predictor.decision.temperature), 0.0, 1.0)
     assert len(got) == 200
     assert np.ptp(got) > 1e-3  # the scores differ between reviews: the comparison means something

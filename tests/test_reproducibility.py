@@ -88,9 +88,10 @@ def test_small_dataset_in_big_batches_gets_a_hint(tmp_path: Path, reviews_train:
     from sentiment_cli.data import load_labeled
 
     data = load_labeled(reviews_train, "text", "label")
-    cfg = load_config(None, ["training.epochs=1", "tokenizer.maxlen=40", "model.units=4", "model.embedding_dim=4"])
+    tiny = ["training.epochs=1", "tokenizer.maxlen=40", "model.units=4", "model.embedding_dim=4", "model.wide=none"]
     with caplog.at_level(logging.WARNING, logger="sentiment"):
-        training.train(cfg, data, verbose=0)
+        training.train(load_config(None, [*tiny, "training.batch_size=256"]), data, verbose=0)
+        training.train(load_config(None, tiny), data, verbose=0)  # auto: batches of 32, no hint
     hints = [r.getMessage() for r in caplog.records if "step(s) per epoch" in r.getMessage()]
     assert hints == ["only 3 step(s) per epoch: 540 training reviews in batches of 256. A small dataset "
-                     "learns better in smaller batches, e.g. --set training.batch_size=32"]
+                     "learns better in smaller batches, e.g. --set training.batch_size=auto"]

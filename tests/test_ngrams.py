@@ -1,0 +1,123 @@
+"""The wide branch's features: TF-IDF over word 1-2 grams of id rows, as scikit-learn computes it.
+
+Proven against `TfidfVectorizer(sublinear_tf=True)` on real reviews (the same n-grams written as
+strings), so the linear model the wide branch carries is the well-known one; padded batches,
+persistence and the NB log-count ratios are checked on their own.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import TRAIN, head_rows
+from sentiment_cli.ngrams import NgramFeatures, model_inputs
+from sentiment_cli.tokenizer import Tokenizer
+
+
+@pytest.fixture(scope="module")
+def rows() -> tuple[Tokenizer, np.ndarray]:
+    texts = head_rows(TRAIN, 300)["text"].tolist()
+    tok = Tokenizer(num_words=2000, oov_token="<OOV>", strip_html=True, maxlen=120, padding="post").fit(texts)
+    return tok, tok.encode(texts)
+
+
+def _as_strings(x: np.ndarray, oov: int) -> list[list[str]]:
+    """Each row's unigrams and bigrams as strings, skipping padding and OOV as NgramFeatures does."""
+    out = []
+    for row in x:
+        ids = [int(i) for i in row]
+        grams = [str(i) for i in ids if i not in (0, oov)]
+        grams += [f"{a} {b}" for a, b in zip(ids, ids[1:]) if a not in (0, oov) and b not in (0, oov)]
+        out.append(grams)
+    return out
+
+
+def test_matches_scikit_learn_tfidf(rows: tuple[Tokenizer, np.ndarray]) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tok, x = rows
+    feats = NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1, min_df=2).fit(x[:200])
+    ref = TfidfVectorizer(analyzer=lambda g: g, sublinear_tf=True, min_df=2)
+    ref.fit(_as_strings(x[:200], 1))
+    assert len(feats.keys_) == len(ref.vocabulary_)
+    ours = feats.to_csr(x[200:]).toarray()[:, 1:]
+    theirs = ref.transform(_as_strings(x[200:], 1)).toarray()
+    # Map scikit-learn's columns (sorted strings) onto ours (sorted keys).
+    v = tok.vocabulary_size
+
+    def key(gram: str) -> int:
+        parts = [int(p) for p in gram.split()]
+        return parts[0] if len(parts) == 1 else v + parts[0] * v + parts[1]
+
+    order = np.argsort([key(g) for g in ref.get_feature_names_out()])
+    np.testing.assert_allclose(ours, theirs[:, order], atol=1e-6)
+
+
+def test_padded_batch_holds_the_same_features(rows: tuple[Tokenizer, np.ndarray]) -> None:
+    tok, x = rows
+    feats = NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1).fit(x)
+    dense = feats.to_csr(x[:20]).toarray()
+    ids, weights = feats.transform(x[:20])
+    rebuilt = np.zeros_like(dense)
+    for r in range(len(ids)):
+        np.add.at(rebuilt[r], ids[r], weights[r])
+    rebuilt[:, 0] = 0.0  # padding slots carry weight 0 at column 0
+    np.testing.assert_allclose(rebuilt, dense, atol=1e-6)
+    assert ids.shape[1] == max((dense > 0).sum(axis=1))  # as wide as the batch needs, no wider
+    np.testing.assert_allclose(np.linalg.norm(weights, axis=1), 1.0, atol=1e-5)
+
+
+def test_padding_trimmed_rows_give_the_same_features(rows: tuple[Tokenizer, np.ndarray]) -> None:
+    tok, x = rows
+    feats = NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1).fit(x)
+    short = x[:5, :60]
+    a = feats.to_csr(np.hstack([short, np.zeros((5, 60), dtype=short.dtype)])).toarray()
+    np.testing.assert_array_equal(a, feats.to_csr(short).toarray())
+
+
+def test_rows_without_known_ngrams_are_all_zero() -> None:
+    feats = NgramFeatures(vocab_size=10, oov_id=1).fit(np.array([[2, 3, 0], [2, 3, 4]]))
+    ids, weights = feats.transform(np.array([[0, 0, 0], [1, 1, 0], [9, 8, 0]]))
+    assert ids.shape == (3, 1) and not ids.any() and not weights.any()
+    assert np.isfinite(weights).all()
+
+
+def test_max_features_keeps_the_most_frequent() -> None:
+    x = np.array([[2, 3, 4], [2, 3, 5], [2, 6, 7], [2, 3, 0]])
+    feats = NgramFeatures(vocab_size=10, oov_id=1, min_df=1, max_features=2).fit(x)
+    # df: word 2 in 4 rows; word 3 and the bigram "2 3" (key 10 + 2 * 10 + 3) in 3: ties go by key.
+    assert feats.keys_.tolist() == [2, 3]
+    feats = NgramFeatures(vocab_size=10, oov_id=1, min_df=1, max_features=3).fit(x)
+    assert feats.keys_.tolist() == [2, 3, 33]
+
+
+def test_round_trips_through_json(rows: tuple[Tokenizer, np.ndarray]) -> None:
+    tok, x = rows
+    feats = NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1).fit(x)
+    back = NgramFeatures.from_dict(json.loads(json.dumps(feats.to_dict())))
+    for a, b in zip(feats.transform(x[:10]), back.transform(x[:10])):
+        np.testing.assert_array_equal(a, b)
+    inputs = model_inputs(x[:3], back)
+    assert set(inputs) == {"token_ids", "ngram_ids", "ngram_weights"}
+    assert model_inputs(x[:3], None).dtype == np.int32
+
+
+@pytest.mark.parametrize("damage", [{"kind": "other"}, {"keys_int64_le": "AAAA"}, {"idf_float32_le": "!!"}])
+def test_damaged_features_are_refused(rows: tuple[Tokenizer, np.ndarray], damage: dict) -> None:
+    tok, x = rows
+    data = {**NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1).fit(x).to_dict(), **damage}
+    with pytest.raises((ValueError, KeyError, TypeError)):
+        NgramFeatures.from_dict(data)
+
+
+def test_nb_ratios_point_to_the_class_a_gram_comes_from() -> None:
+    from scipy.sparse import csr_matrix
+
+    from sentiment_cli.training import nb_ratios
+
+    a = csr_matrix(np.array([[1.0, 1, 0], [1, 1, 0], [1, 0, 1], [1, 0, 1]]))
+    r = nb_ratios(a, np.array([1, 1, 0, 0]))
+    assert r[1] > 0 > r[2] and abs(r[0]) < 1e-12
