@@ -183,7 +183,7 @@ class Tokenizer:
         The text is split into words a slice at a time, each slice cut at a separator (a filter
         character or `split`), outside any HTML tag, so the words are exactly `words(text)`'s.
         A word with no separator in LONG_TEXT characters cannot be in the vocabulary: it counts
-        as one unknown word without being copied. None where this does not apply (no maxlen, a
+        as one unknown word without being copied (so does an HTML tag longer than that). None where this does not apply (no maxlen, a
         multi-character `split`, or HTML stripping with '<' or '>' kept inside words).
         """
         seps = set(self.filters) | set(self.split)

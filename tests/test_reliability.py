@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import assume, HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import invoke
@@ -715,6 +715,8 @@ def test_item9_long_texts_are_tokenized_a_slice_at_a_time_exactly(words: list[st
     tok = Tokenizer(num_words=6, oov_token=oov, strip_html=strip_html, maxlen=7, truncating=truncating,
                     padding="post").fit(["good film", "bad film good", "a x y"])
     text = " ".join(words)
+    # Documented limit (Tokenizer._window): an HTML tag longer than a slice is read as one word.
+    assume(not strip_html or all(len(m.group()) < limit for m in tokenizer_module._HTML_TAG.finditer(text)))
     want = tok.encode_with_lengths([text, "good"])
     saved = tokenizer_module.LONG_TEXT
     tokenizer_module.LONG_TEXT = limit
