@@ -232,7 +232,7 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         x, lengths = result.tokenizer.encode_with_lengths(test.texts)
         p = apply_temperature(predict_proba(result.model, x, result.features), result.temperature)
         metrics["test"] = classification_report(test.y, p, result.threshold)
-        metrics["test"]["truncated"] = int((lengths > cfg.tokenizer.maxlen).sum())
+        metrics["test"]["truncated"] = int((lengths > result.tokenizer.maxlen).sum())  # read by no branch whole
     return metrics
 
 
@@ -415,7 +415,7 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
 
         report["plots"] = plotting.evaluation_plots(Path(plots_dir), data.y, p, t)
     if report["truncated"]:
-        log.info("%d of %d texts are longer than maxlen=%d tokens and were truncated",
+        log.info("%d of %d texts are longer than the %d tokens the model reads and were truncated",
                  report["truncated"], len(data), predictor.maxlen)
     return report
 
@@ -455,7 +455,8 @@ def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: i
                     record["explanation"] = explain(predictor, text, explain_k)
             yield record
     if stats["truncated"]:
-        log.info("%d text(s) were longer than maxlen=%d tokens and were truncated", stats["truncated"], maxlen)
+        log.info("%d text(s) were longer than the %d tokens the model reads and were truncated", stats["truncated"],
+                 maxlen)
     if stats["empty"]:
         log.info("%d empty line(s) got status 'empty'", stats["empty"])
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sentiment_cli.config import Config
+from sentiment_cli.errors import ConfigError
 
 log = logging.getLogger("sentiment")
 
@@ -27,6 +28,10 @@ AUTO = "auto"
 # same on IMDB validation rows at 400, 608 (its 95th percentile) and 3,000 tokens (0.908 each),
 # since truncation keeps the ending, while the recurrent branch pays for every step.
 MAXLEN_PERCENTILE, MAXLEN_STEP, MAXLEN_RANGE = 95, 16, (16, 400)
+# model.wide_maxlen: the longest training text, rounded up to WIDE_MAXLEN_STEP, within tokenizer.maxlen
+# and WIDE_MAXLEN_CAP: a linear branch costs little per token, so it reads texts whole; the cap bounds
+# the id rows predict holds (a batch of 512 rows of 4,096 int32 ids is 8 MB).
+WIDE_MAXLEN_STEP, WIDE_MAXLEN_CAP = 64, 4096
 # tokenizer.num_words: words in at least this many training texts (+ padding and OOV), at most this.
 # The wide branch's n-grams are built on these ids: on IMDB a 20,000-word cap cost it 0.3 points.
 VOCAB_MIN_DOCS, VOCAB_MAX = 2, 50_000
@@ -108,6 +113,29 @@ def resolve_maxlen(cfg: Config, tokenizer: Any, lengths: np.ndarray) -> Config:
     tokenizer.maxlen = maxlen
     _log({"tokenizer.maxlen": maxlen}, len(lengths))
     return dataclasses.replace(cfg, tokenizer=dataclasses.replace(t, maxlen=maxlen))
+
+
+def auto_wide_maxlen(lengths: np.ndarray, maxlen: int) -> int:
+    longest = int(lengths.max(initial=0))
+    return max(maxlen, min(math.ceil(max(longest, 1) / WIDE_MAXLEN_STEP) * WIDE_MAXLEN_STEP, WIDE_MAXLEN_CAP))
+
+
+def resolve_wide_maxlen(cfg: Config, lengths: np.ndarray) -> Config:
+    """model.wide_maxlen from the training rows' token counts, once tokenizer.maxlen is resolved;
+    a number below tokenizer.maxlen is a ConfigError (the recurrent branch reads a part of the wide
+    branch's rows)."""
+    m, maxlen = cfg.model, cfg.tokenizer.maxlen
+    if m.wide == "none":
+        return cfg
+    if not is_auto(m.wide_maxlen):
+        if m.wide_maxlen < maxlen:
+            raise ConfigError(f"model.wide_maxlen ({m.wide_maxlen}) is below tokenizer.maxlen ({maxlen}): the "
+                              "recurrent branch reads a part of the wide branch's tokens",
+                              f"Set model.wide_maxlen to at least {maxlen}, or to auto")
+        return cfg
+    wide_maxlen = auto_wide_maxlen(lengths, maxlen)
+    _log({"model.wide_maxlen": wide_maxlen}, len(lengths))
+    return dataclasses.replace(cfg, model=dataclasses.replace(m, wide_maxlen=wide_maxlen))
 
 
 def _log(changed: dict[str, int], n_rows: int) -> None:

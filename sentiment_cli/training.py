@@ -27,7 +27,7 @@ from sentiment_cli.config import Config
 from sentiment_cli.data import LabeledData
 from sentiment_cli import auto
 from sentiment_cli.metrics import apply_temperature, choose_threshold, fit_temperature
-from sentiment_cli.ngrams import NgramFeatures, model_inputs
+from sentiment_cli.ngrams import NgramFeatures, Rows, model_inputs
 from sentiment_cli.tokenizer import Tokenizer
 
 log = logging.getLogger("sentiment")
@@ -216,7 +216,7 @@ def predict_parts(result: "TrainOutput", texts: list[str]) -> dict[str, np.ndarr
     if result.features is not None:
         coef, intercept = result.wide.weights
         out["wide"] = _sigmoid(np.asarray(result.features.to_csr(x) @ coef).reshape(-1) + intercept)
-        out["recurrent"] = predict_proba(result.recurrent, x)
+        out["recurrent"] = predict_proba(result.recurrent, model_inputs(x, result.features)["token_ids"])
     return out
 
 
@@ -302,15 +302,16 @@ def choose_wide_c(fit: Callable[[float, Any, np.ndarray], tuple[np.ndarray, floa
     return max(WIDE_C_GRID, key=lambda c: scores[c])
 
 
-def fit_wide(cfg: Config, x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y_va: np.ndarray, *,
+def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.ndarray, *,
              vocab_size: int, oov_id: int | None) -> WideFit:
-    """TF-IDF n-grams of the training rows (scaled by NB log-count ratios for model.wide=nb_tfidf),
+    """TF-IDF n-grams of the training rows (id rows or sequences) (scaled by NB log-count ratios for model.wide=nb_tfidf),
     then L2 logistic regression (liblinear), its C from choose_wide_c unless model.wide_c is a
     number. The scaling folds into the weights."""
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
     m = cfg.model
+    balanced = "balanced" if cfg.training.class_weight == "balanced" else None  # as the recurrent branch's loss
     features = NgramFeatures(vocab_size=vocab_size, oov_id=oov_id, ngrams=m.wide_ngrams, min_df=m.wide_min_df,
                              max_features=m.wide_max_features).fit(x_tr)
     a_tr, a_va = features.to_csr(x_tr), features.to_csr(x_va)
@@ -321,7 +322,8 @@ def fit_wide(cfg: Config, x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, 
         computed from `a` and `y` alone, so cross-validation folds never see their test rows' labels."""
         scale = nb_ratios(a, y) if m.wide == "nb_tfidf" else np.ones(a.shape[1])
         scale[0] = 0.0  # column 0 is padding
-        clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed)
+        clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed,
+                                 class_weight=balanced)
         clf.fit(a @ diags(scale), y)
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
@@ -346,7 +348,8 @@ COMBINATIONS = {"both": (0, 1), "wide": (0,), "recurrent": (1,)}
 
 
 def fit_combiner(z_wide: np.ndarray, z_rec: np.ndarray, y: np.ndarray, seed: int, folds: int = 5,
-                 wide_intercept: float = 0.0) -> tuple[np.ndarray, np.ndarray, str, dict[str, float]]:
+                 wide_intercept: float = 0.0, class_weight: str = "none"
+                 ) -> tuple[np.ndarray, np.ndarray, str, dict[str, float]]:
     """The final Dense(1, sigmoid) over [wide logit, recurrent logit], fitted on validation rows.
 
     Never worse than its best part on validation: each of both / wide only / recurrent only is
@@ -358,7 +361,8 @@ def fit_combiner(z_wide: np.ndarray, z_rec: np.ndarray, y: np.ndarray, seed: int
     1,600 long reviews a 0.002 edge in log loss was noise that cost test accuracy. The choice is
     refitted on all validation rows; an unused branch gets weight 0. Returns (kernel (2,), bias
     (1,), the choice, each choice's cross-validated log loss). Validation rows of one class only
-    cannot fit anything: the wide branch is then kept as trained (`wide_intercept`).
+    cannot fit anything: the wide branch is then kept as trained (`wide_intercept`). With
+    `class_weight` "balanced", rows are weighted as in training (fit and log losses alike).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
@@ -370,21 +374,23 @@ def fit_combiner(z_wide: np.ndarray, z_rec: np.ndarray, y: np.ndarray, seed: int
         log.warning("the validation split holds too few rows of a class to combine the branches: the wide "
                     "branch alone decides")
         return np.array([1.0, 0.0]), np.array([wide_intercept]), "wide", {}
+    weight = class_weights(y, class_weight)
+    weight = np.ones(len(y)) if weight is None else weight.astype(np.float64)
     row_losses: dict[str, np.ndarray] = {}
     for name, cols in COMBINATIONS.items():
         p = np.zeros(len(y))
         for tr, te in StratifiedKFold(k, shuffle=True, random_state=seed).split(z, y):
-            clf = LogisticRegression(C=1.0).fit(z[tr][:, cols], y[tr])
+            clf = LogisticRegression(C=1.0).fit(z[tr][:, cols], y[tr], sample_weight=weight[tr])
             p[te] = clf.predict_proba(z[te][:, cols])[:, 1]
         p = np.clip(p, 1e-7, 1 - 1e-7)
-        row_losses[name] = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        row_losses[name] = -weight * (y * np.log(p) + (1 - y) * np.log(1 - p))
     losses = {n: float(v.mean()) for n, v in row_losses.items()}
     single = min(("wide", "recurrent"), key=lambda n: losses[n])
     diff = row_losses[single] - row_losses["both"]
     margin = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
     choice = "both" if losses["both"] < losses[single] - margin else single
     cols = COMBINATIONS[choice]
-    clf = LogisticRegression(C=1.0).fit(z[:, cols], y)
+    clf = LogisticRegression(C=1.0).fit(z[:, cols], y, sample_weight=weight)
     kernel = np.zeros(2)
     kernel[list(cols)] = clf.coef_.reshape(-1)
     return kernel, clf.intercept_.reshape(1), choice, {n: round(v, 4) for n, v in losses.items()}
@@ -428,9 +434,17 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     seqs_tr = tokenizer.transform(tr_texts)
     len_tr = np.fromiter(map(len, seqs_tr), dtype=np.int64, count=len(seqs_tr))
     cfg = auto.resolve_maxlen(cfg, tokenizer, len_tr)
+    cfg = auto.resolve_wide_maxlen(cfg, len_tr)
     x_tr = tokenizer.pad(seqs_tr)
+    seqs_va = tokenizer.transform(va_texts)
+    x_va = tokenizer.pad(seqs_va)
+    # The wide branch reads each text's first or last wide_maxlen ids (truncating), as sequences:
+    # rows padded that wide would hold mostly padding.
+    wide_len, pre = cfg.model.wide_maxlen, cfg.tokenizer.truncating == "pre"
+    wide_tr, wide_va = ([[s[-wide_len:] if pre else s[:wide_len] for s in seqs] for seqs in (seqs_tr, seqs_va)]
+                        if cfg.model.wide != "none" else (None, None))
+    del seqs_va
     len_tr = np.clip(len_tr, 1, cfg.tokenizer.maxlen)  # an empty text is one OOV id (Tokenizer.pad)
-    x_va = tokenizer.encode(va_texts)
     log.info("training on %d reviews, validating on %d; vocabulary %d words, ids below %d kept",
              len(tr_texts), len(va_texts), len(tokenizer.word_index_), tokenizer.vocabulary_size)
 
@@ -476,10 +490,10 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         # The wide branch (scipy/liblinear, which release the GIL) fits on one core while the
         # recurrent one trains: it needs nothing from it until the combiner.
-        wide_job = (pool.submit(fit_wide, cfg, x_tr, y_tr, x_va, y_va, vocab_size=tokenizer.vocabulary_size,
+        wide_job = (pool.submit(fit_wide, cfg, wide_tr, y_tr, wide_va, y_va, vocab_size=tokenizer.vocabulary_size,
                                 oov_id=oov_id) if cfg.model.wide != "none" else None)
         embedding = initial_embedding(cfg, tokenizer, seqs_tr)
-        del seqs_tr
+        del seqs_tr, wide_tr, wide_va
         with stdout_to_stderr():
             # model.fit's loop, written out so that it also runs under multi_worker (distribute.py).
             fitted = distribute.fit(
@@ -501,10 +515,12 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     if wide is not None:
         p_rec = predict_proba(recurrent, x_va)
         kernel, bias, choice, losses = fit_combiner(wide.val_logits, _logit(p_rec), y_va, tc.seed,
-                                                    wide_intercept=wide.intercept)
+                                                    wide_intercept=wide.intercept, class_weight=tc.class_weight)
         model = build_wide_deep(cfg.model, recurrent, vocab_size=tokenizer.vocabulary_size, seed=tc.seed,
                                 padding=cfg.tokenizer.padding, wide_weights=wide.coef, combiner=(kernel, bias))
-        p_first = predict_proba(model, x_va, wide.features)  # before the refit: it saw no validation row
+        # The model before the refit (which saw the validation rows) on validation: its combiner over
+        # the two logits it was fitted to (computed, not predicted: the recurrent branch already ran).
+        p_first = _sigmoid(kernel[0] * wide.val_logits + kernel[1] * _logit(p_rec) + bias[0])
         if wide.final_coef is not None:
             # The combiner was fitted to the first fit's logits without its intercept (x @ coef);
             # the refit has its own intercept, so the bias moves by the combiner's weight times the
@@ -514,6 +530,11 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
             model.get_layer("predictions").set_weights([np.asarray(kernel, np.float32).reshape(2, 1),
                                                         np.asarray(bias, np.float32).reshape(1)])
         features = wide.features
+        if cfg.model.wide_maxlen > cfg.tokenizer.maxlen:
+            # The saved model takes rows of wide_maxlen ids; model_inputs cuts the recurrent branch's.
+            features.recurrent = {"maxlen": cfg.tokenizer.maxlen, "padding": cfg.tokenizer.padding,
+                                  "truncating": cfg.tokenizer.truncating}
+            tokenizer.maxlen = cfg.model.wide_maxlen
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, wide_c=wide.c))  # resolved, for config.yaml
         parts = {"wide_accuracy": wide.val_accuracy, "wide_c": wide.c, "wide_ngrams": len(wide.features.keys_),
                  "recurrent_accuracy": float(np.mean((p_rec >= 0.5) == y_va)),

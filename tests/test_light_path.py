@@ -342,7 +342,7 @@ def test_threads_is_how_many_batches_are_scored_at_once(trained_model: Path, rev
 
 
 def test_quiet_leaves_stderr_empty(trained_model: Path, reviews: list[str]):
-    stdin = "\n".join(reviews[:50]) + "\n"  # real reviews, most longer than the tiny model's maxlen
+    stdin = "\n".join(reviews[:49] + [" ".join(reviews[:20])]) + "\n"  # the last longer than the model reads
     loud = cli(["predict", "--model", str(trained_model)], stdin=stdin)
     quiet = cli(["predict", "--model", str(trained_model), "--quiet"], stdin=stdin)
     assert loud.returncode == quiet.returncode == 0
@@ -386,8 +386,9 @@ def _drain(fd: int, chunks: list[bytes]) -> None:
 
 
 def test_progress_on_a_terminal_keeps_its_own_line(trained_model: Path, reviews: list[str]):
+    long = " ".join(reviews[:20])  # longer than the model reads: a note after the progress line
     out, term = _terminal_stderr(["predict", "--model", str(trained_model), "--batch-size", "50"],
-                                 "\n".join(reviews[:600]) + "\n")
+                                 "\n".join(reviews[:599] + [long]) + "\n")
     assert len(out.splitlines()) == 600
     visible = [line.rsplit("\r", 1)[-1] for line in term.split("\n") if line]  # what the terminal shows
     assert visible.count("sentiment: scored 600 texts") == 1

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from conftest import TRAIN, head_rows
-from sentiment_cli.ngrams import NgramFeatures, model_inputs
-from sentiment_cli.tokenizer import Tokenizer
+from sentiment_cli.ngrams import NgramFeatures, model_inputs, recurrent_rows
+from sentiment_cli.tokenizer import Tokenizer, pad_sequences
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,9 @@ def test_round_trips_through_json(rows: tuple[Tokenizer, np.ndarray]) -> None:
     assert model_inputs(x[:3], None).dtype == np.int32
 
 
-@pytest.mark.parametrize("damage", [{"kind": "other"}, {"keys_int64_le": "AAAA"}, {"idf_float32_le": "!!"}])
+@pytest.mark.parametrize("damage", [{"kind": "other"}, {"keys_int64_le": "AAAA"}, {"idf_float32_le": "!!"},
+                                    {"recurrent": {"maxlen": 0, "padding": "post", "truncating": "pre"}},
+                                    {"recurrent": {"maxlen": 8, "padding": "middle", "truncating": "pre"}}])
 def test_damaged_features_are_refused(rows: tuple[Tokenizer, np.ndarray], damage: dict) -> None:
     tok, x = rows
     data = {**NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1).fit(x).to_dict(), **damage}
@@ -121,3 +123,43 @@ def test_nb_ratios_point_to_the_class_a_gram_comes_from() -> None:
     a = csr_matrix(np.array([[1.0, 1, 0], [1, 1, 0], [1, 0, 1], [1, 0, 1]]))
     r = nb_ratios(a, np.array([1, 1, 0, 0]))
     assert r[1] > 0 > r[2] and abs(r[0]) < 1e-12
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+@pytest.mark.parametrize("truncating", ["pre", "post"])
+def test_recurrent_rows_are_what_padding_to_maxlen_gives(rows: tuple[Tokenizer, np.ndarray], padding: str,
+                                                         truncating: str) -> None:
+    """The wide branch reads rows of wide_maxlen ids; the recurrent branch's rows cut from them are
+    exactly the rows the texts padded to maxlen give, whatever the padding and truncating."""
+    tok, _ = rows
+    seqs = tok.transform(head_rows(TRAIN, 300)["text"].tolist()) + [[], [5], [5, 6, 7]]
+    for wide, maxlen in ((400, 80), (100, 80), (81, 80), (300, 16)):
+        cut = [s[-wide:] if truncating == "pre" else s[:wide] for s in seqs]
+        x = pad_sequences(seqs, wide, padding=padding, truncating=truncating)
+        want = pad_sequences(cut, maxlen, padding=padding, truncating=truncating)
+        np.testing.assert_array_equal(recurrent_rows(x, maxlen, padding, truncating), want)
+    x = pad_sequences(seqs, 60, padding=padding, truncating=truncating)
+    assert recurrent_rows(x, 80, padding, truncating) is x  # rows no wider than maxlen stay as they are
+
+
+def test_sequences_and_padded_rows_give_the_same_features(rows: tuple[Tokenizer, np.ndarray]) -> None:
+    tok, _ = rows
+    seqs = tok.transform(head_rows(TRAIN, 300)["text"].tolist())
+    x = pad_sequences(seqs, max(map(len, seqs)), padding="post")
+    a = NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1).fit(seqs)
+    b = NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1).fit(x)
+    np.testing.assert_array_equal(a.keys_, b.keys_)
+    assert abs(a.to_csr(seqs) - b.to_csr(x)).max() == 0
+
+
+def test_model_inputs_cut_the_recurrent_rows_and_keep_every_ngram(rows: tuple[Tokenizer, np.ndarray]) -> None:
+    tok, _ = rows
+    seqs = tok.transform(head_rows(TRAIN, 50)["text"].tolist())
+    x = pad_sequences(seqs, 500, padding="post")
+    feats = NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1,
+                          recurrent={"maxlen": 40, "padding": "post", "truncating": "pre"}).fit(x)
+    back = NgramFeatures.from_dict(json.loads(json.dumps(feats.to_dict())))
+    inputs = model_inputs(x, back)
+    np.testing.assert_array_equal(inputs["token_ids"], pad_sequences(seqs, 40, padding="post"))
+    full = model_inputs(x, NgramFeatures.from_dict({**feats.to_dict(), "recurrent": None}))
+    np.testing.assert_array_equal(inputs["ngram_ids"], full["ngram_ids"])  # the n-grams of all 500 ids

@@ -326,8 +326,13 @@ def test_predict_explain_in_json_and_text(good_model: Path):
 
 
 # -- truncation ------------------------------------------------------------------------------------
-def test_truncation_is_counted_and_reported(trained_model: Path, reviews_test: Path):
-    texts = pd.read_csv(reviews_test, dtype=str, keep_default_na=False)["text"].tolist()
+def test_truncation_is_counted_and_reported(trained_model: Path, reviews_test: Path, tmp_path: Path):
+    frame = pd.read_csv(reviews_test, dtype=str, keep_default_na=False)
+    long = pd.DataFrame({"text": [" ".join(frame["text"][i:i + 20]) for i in (0, 100)], "label": ["positive"] * 2})
+    frame = pd.concat([frame, long], ignore_index=True)  # longer than even the wide branch reads
+    reviews_test = tmp_path / "with_long.csv"
+    frame.to_csv(reviews_test, index=False)
+    texts = frame["text"].tolist()
     tok = Tokenizer.load(trained_model / "tokenizer.json")
     _, lengths = tok.encode_with_lengths(texts)
     long_ids = [i for i, n in enumerate(lengths) if n > tok.maxlen]
@@ -335,10 +340,10 @@ def test_truncation_is_counted_and_reported(trained_model: Path, reviews_test: P
     result = invoke(["predict", "--model", str(trained_model), "--input", str(reviews_test), "--format", "json"])
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["id"] for r in records if r.get("truncated")] == long_ids
-    assert f"{len(long_ids)} text(s) were longer than maxlen={tok.maxlen} tokens" in result.stderr
+    assert f"{len(long_ids)} text(s) were longer than the {tok.maxlen} tokens the model reads" in result.stderr
     result = invoke(["evaluate", "--model", str(trained_model), "--data", str(reviews_test), "--format", "json"])
     assert json.loads(result.stdout)["truncated"] == len(long_ids)
-    assert f"{len(long_ids)} of {len(texts)} texts are longer than maxlen={tok.maxlen}" in result.stderr
+    assert f"{len(long_ids)} of {len(texts)} texts are longer than the {tok.maxlen} tokens" in result.stderr
 
 
 # -- slices ----------------------------------------------------------------------------------------

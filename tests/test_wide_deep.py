@@ -23,6 +23,7 @@ from conftest import TEST, TINY, TRAIN, head_rows, invoke
 from sentiment_cli import auto
 from sentiment_cli.artifacts import FEATURES, MANIFEST
 from sentiment_cli.config import load_config
+from sentiment_cli.ngrams import model_inputs
 from sentiment_cli.predictor import Predictor
 
 NO_TOKENS = ["!", "...", "?!?!", "😀", "   -- ", "<br />"]
@@ -68,6 +69,21 @@ def test_auto_maxlen_follows_the_lengths() -> None:
     assert auto.auto_maxlen(np.zeros(0)) == 16
 
 
+def test_auto_wide_maxlen_reads_texts_whole_within_bounds() -> None:
+    assert auto.auto_wide_maxlen(np.array([10, 700, 30]), 400) == 704  # rounded up to 64
+    assert auto.auto_wide_maxlen(np.array([10, 20]), 32) == 64
+    assert auto.auto_wide_maxlen(np.array([10, 20]), 400) == 400  # never below maxlen
+    assert auto.auto_wide_maxlen(np.array([50_000]), 400) == auto.WIDE_MAXLEN_CAP
+
+
+def test_wide_maxlen_below_maxlen_is_a_config_error() -> None:
+    from sentiment_cli.errors import ConfigError
+
+    cfg = load_config(None, ["tokenizer.maxlen=100", "model.wide_maxlen=50"])
+    with pytest.raises(ConfigError, match="model.wide_maxlen .50. is below tokenizer.maxlen .100."):
+        auto.resolve_wide_maxlen(cfg, np.array([10, 500]))
+
+
 def test_auto_vocabulary_keeps_words_in_two_texts() -> None:
     assert auto.auto_num_words({"a": 5, "b": 2, "c": 1}, has_oov=True) == 4  # padding, OOV, a, b
     assert auto.auto_num_words({f"w{i}": 3 for i in range(100_000)}, has_oov=True) == auto.VOCAB_MAX
@@ -94,6 +110,26 @@ def test_trained_model_has_wide_features_and_a_resolved_config(trained_model: Pa
     parts = metrics["wide_deep"]
     assert parts["combination"] in ("both", "wide", "recurrent")
     assert set(parts["combiner_cv_log_loss"]) == {"both", "wide", "recurrent"}
+
+
+def test_the_wide_branch_reads_past_the_recurrent_window(trained_model: Path) -> None:
+    """TINY trains at tokenizer.maxlen=80 on reviews of about 230 words: the saved tokenizer pads to
+    the resolved wide_maxlen and the features cut the recurrent branch's 80 ids from those rows."""
+    cfg = yaml.safe_load((trained_model / "config.yaml").read_text())
+    predictor = _predictor(trained_model)
+    assert cfg["tokenizer"]["maxlen"] == 80 and cfg["model"]["wide_maxlen"] > 80
+    assert predictor.maxlen == cfg["model"]["wide_maxlen"]
+    assert predictor.features.recurrent == {"maxlen": 80, "padding": "post", "truncating": "pre"}
+    opening = "a dreadful waste of time and money "
+    text = opening + " ".join(["the film"] * 100)  # the opening is outside the recurrent branch's last 80 ids
+    x = predictor.tokenizer.encode([text, " ".join(["the film"] * 103)])
+    inputs = model_inputs(x, predictor.features)
+    np.testing.assert_array_equal(inputs["token_ids"][0], inputs["token_ids"][1])  # the same last 80 ids
+    grams = [set(row[row > 0].tolist()) for row in inputs["ngram_ids"]]
+    assert grams[1] < grams[0]  # the opening's n-grams are read too
+    if json.loads((trained_model / "metrics.json").read_text())["wide_deep"]["combination"] != "recurrent":
+        with_opening, without = predictor.score_ids(x)
+        assert with_opening != without
 
 
 def test_onnx_and_keras_score_the_wide_model_alike(trained_model: Path) -> None:
