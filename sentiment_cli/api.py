@@ -316,15 +316,16 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray, features: Any = None
     wide branch's inputs from them); on any failure keep Keras only."""
     import contextlib
 
+    from sentiment_cli.predictor import onnx_runner
+    from sentiment_cli.training import predict_proba
+
     try:
+        # Keras' scores first: the export also needs a model that has been called once (a wide &
+        # deep model assembled after training has not: "The model provided has never called").
+        want = predict_proba(model, sample, features)
         with contextlib.redirect_stdout(io.StringIO()):  # Keras prints "Saved artifact at ..."
             model.export(str(path), format="onnx")
-        from sentiment_cli.predictor import onnx_runner
-
-        from sentiment_cli.training import predict_proba
-
         got = onnx_runner(path, 2, features)(np.ascontiguousarray(sample, dtype=np.int32))
-        want = predict_proba(model, sample, features)
         diff = float(np.max(np.abs(got - want))) if len(sample) else 0.0
         if diff > ONNX_TOLERANCE:
             raise ValueError(f"ONNX scores differ from Keras by {diff:.2e}")

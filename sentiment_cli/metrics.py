@@ -1,7 +1,9 @@
 """Classification metrics, threshold choice and calibration, from labels and scores. No Keras.
 
 Everything works on plain numpy arrays of 0/1 labels and positive-class probabilities, so the same
-code reports on the validation split at train time and on any file at evaluate time.
+code reports on the validation split at train time and on any file at evaluate time. For K >= 2
+classes (negative/neutral/positive, 1-5 stars) the multiclass_* functions take class indices
+0..K-1 and an (n, K) array of class probabilities instead.
 """
 
 from __future__ import annotations
@@ -131,3 +133,96 @@ def fit_temperature(y: np.ndarray, p: np.ndarray) -> float:
 
     res = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded")
     return float(math.exp(res.x))
+
+
+def _check_multiclass(y: Any, proba: Any, classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(y, proba) as int (n,) and float (n, K) arrays, or a ValueError naming what is wrong."""
+    y = np.asarray(y)
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim == 1 and proba.size == 0 and classes is not None:  # np.array([]) for no rows
+        proba = proba.reshape(0, len(classes))
+    if y.ndim != 1 or proba.ndim != 2 or len(y) != len(proba):
+        raise ValueError(f"y must have shape (n,) and proba (n, K); got {y.shape} and {proba.shape}")
+    k = proba.shape[1]
+    if k < 2 or (classes is not None and len(classes) != k):
+        names = len(classes) if classes is not None else k
+        raise ValueError(f"proba has {k} columns and there are {names} class names; "
+                         "need K >= 2 classes, one name per column")
+    if not np.all(np.isfinite(proba)) or np.any(proba < 0) or np.any(proba > 1):
+        raise ValueError("proba must hold probabilities in [0, 1] (softmax outputs, not logits)")
+    if y.size and (y.dtype.kind not in "iub" and not np.all(np.mod(y.astype(float), 1) == 0)):
+        raise ValueError("y must hold integer class indices 0..K-1")
+    y = y.astype(int)
+    if y.size and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"labels must be class indices 0..{k - 1}; "
+                         f"got values in {int(y.min())}..{int(y.max())}")
+    return y, proba
+
+
+def multiclass_report(y: np.ndarray, proba: np.ndarray, classes: list[str], ordinal: bool = False,
+                      bins: int = 10) -> dict[str, Any]:
+    """Accuracy, F1, recall, confusion matrix and calibration for K classes, as plain types.
+
+    Predicted class is argmax(proba) (ties go to the lowest index). balanced_accuracy and
+    macro_recall are the same number, the mean recall over the classes present in y: SemEval
+    2016/2017 task 4A calls it AvgRec, and a class with no examples has no recall to average.
+    macro_f1 averages over the classes present in y or predicted (scikit-learn's default label
+    set), so a class that is absent and never predicted does not count as F1 0. With ordinal=True
+    (index order = rank, e.g. stars) it adds mae, macro_mae (SemEval 2016 task 4C: mean over the
+    classes present in y of the MAE within the class, so the majority class cannot dominate) and
+    off_by_one_accuracy. Empty input gives n 0 and None for every metric.
+    """
+    from sklearn import metrics as skm
+
+    y, proba = _check_multiclass(y, proba, classes)
+    k, n = len(classes), len(y)
+    labels = list(range(k))
+    pred = proba.argmax(axis=1)
+    cm = skm.confusion_matrix(y, pred, labels=labels) if n else np.zeros((k, k), dtype=int)
+    support = cm.sum(axis=1)
+    report: dict[str, Any] = {"n": int(n)}
+    if n == 0:
+        report.update(dict.fromkeys(["accuracy", "balanced_accuracy", "macro_f1", "weighted_f1",
+                                     "macro_recall"]))
+        report["per_class"] = {str(c): {"precision": None, "recall": None, "f1": None, "support": 0}
+                               for c in classes}
+        report["confusion_matrix"] = cm.tolist()
+        report.update(dict.fromkeys(["log_loss", "brier", "ece"]))
+        if ordinal:
+            report.update(dict.fromkeys(["mae", "macro_mae", "off_by_one_accuracy"]))
+        return report
+    prec, rec, f1, _ = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    present = support > 0
+    seen = present | (cm.sum(axis=0) > 0)
+    onehot = np.eye(k)[y]
+    report.update({
+        "accuracy": float(np.mean(pred == y)),
+        "balanced_accuracy": float(rec[present].mean()),
+        "macro_f1": float(f1[seen].mean()),
+        "weighted_f1": float(np.sum(f1 * support) / n),
+        "macro_recall": float(rec[present].mean()),
+        "per_class": {str(c): {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),
+                               "support": int(support[i])} for i, c in enumerate(classes)},
+        "confusion_matrix": cm.tolist(),  # rows: true class; columns: predicted, both in class order
+        "log_loss": float(-np.mean(np.log(np.clip(proba[np.arange(n), y], EPS, 1.0)))),
+        "brier": float(np.mean(np.sum((proba - onehot) ** 2, axis=1))),  # 0 (perfect) .. 2
+        "ece": expected_calibration_error(pred == y, proba.max(axis=1), bins),
+    })
+    if ordinal:
+        err = np.abs(pred - y)
+        report["mae"] = float(err.mean())
+        report["macro_mae"] = float(np.mean([err[y == c].mean() for c in np.flatnonzero(present)]))
+        report["off_by_one_accuracy"] = float(np.mean(err <= 1))
+    return report
+
+
+def top_label_reliability_bins(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Reliability bins for K classes: top-label confidence (max probability) against accuracy.
+
+    The multi-class counterpart of reliability_bins, for the same plot; the bins below 1/K stay
+    empty because the top probability can never be that low.
+    """
+    y, proba = _check_multiclass(y, proba)
+    rows = reliability_bins((proba.argmax(axis=1) == y).astype(float), proba.max(axis=1), bins)
+    return [{"low": r["low"], "high": r["high"], "n": r["n"], "mean_confidence": r["mean_score"],
+             "accuracy": r["positive_rate"]} for r in rows]

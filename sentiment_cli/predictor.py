@@ -167,7 +167,8 @@ def keras_runner(path: Path, features: NgramFeatures | None = None,
 
 
 def _features(files: artifacts.ModelFiles) -> NgramFeatures | None:
-    """load_features from one verified read of features.json."""
+    """The wide branch's n-gram features (features.json), from one verified read, if the model has
+    them (the manifest says)."""
     path = files.directory / artifacts.FEATURES
     if artifacts.FEATURES not in files.recorded:
         return None
@@ -175,19 +176,6 @@ def _features(files: artifacts.ModelFiles) -> NgramFeatures | None:
         raise ArtifactError(f"'{path}' is missing", "Restore the model directory or re-train the model")
     try:
         return NgramFeatures.from_dict(files.read_json(artifacts.FEATURES))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ArtifactError(f"'{path}' has an unexpected layout ({exc})", "Re-train the model") from None
-
-
-def load_features(model_dir: Path, manifest: dict[str, Any]) -> NgramFeatures | None:
-    """The wide branch's n-gram features (features.json) if the model has them (the manifest says)."""
-    path = model_dir / artifacts.FEATURES
-    if artifacts.FEATURES not in (manifest.get("artifacts") or {}):
-        return None
-    if not path.is_file():
-        raise ArtifactError(f"'{path}' is missing", "Restore the model directory or re-train the model")
-    try:
-        return NgramFeatures.from_dict(artifacts.read_json(path))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ArtifactError(f"'{path}' has an unexpected layout ({exc})", "Re-train the model") from None
 

@@ -26,7 +26,7 @@ import numpy as np
 from sentiment_cli.config import Config
 from sentiment_cli.data import LabeledData
 from sentiment_cli import auto
-from sentiment_cli.metrics import apply_temperature, choose_threshold, fit_temperature
+from sentiment_cli.metrics import apply_temperature, choose_threshold, fit_temperature, logit
 from sentiment_cli.ngrams import NgramFeatures, Rows, model_inputs
 from sentiment_cli.tokenizer import Tokenizer
 
@@ -226,11 +226,6 @@ WIDE_C_GRID = (2.0, 4.0, 8.0, 16.0)
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
@@ -514,13 +509,13 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     features = None
     if wide is not None:
         p_rec = predict_proba(recurrent, x_va)
-        kernel, bias, choice, losses = fit_combiner(wide.val_logits, _logit(p_rec), y_va, tc.seed,
+        kernel, bias, choice, losses = fit_combiner(wide.val_logits, logit(p_rec), y_va, tc.seed,
                                                     wide_intercept=wide.intercept, class_weight=tc.class_weight)
         model = build_wide_deep(cfg.model, recurrent, vocab_size=tokenizer.vocabulary_size, seed=tc.seed,
                                 padding=cfg.tokenizer.padding, wide_weights=wide.coef, combiner=(kernel, bias))
         # The model before the refit (which saw the validation rows) on validation: its combiner over
         # the two logits it was fitted to (computed, not predicted: the recurrent branch already ran).
-        p_first = _sigmoid(kernel[0] * wide.val_logits + kernel[1] * _logit(p_rec) + bias[0])
+        p_first = _sigmoid(kernel[0] * wide.val_logits + kernel[1] * logit(p_rec) + bias[0])
         if wide.final_coef is not None:
             # The combiner was fitted to the first fit's logits without its intercept (x @ coef);
             # the refit has its own intercept, so the bias moves by the combiner's weight times the

@@ -151,6 +151,8 @@ def test_default_train_then_predict_without_flags(tmp_path: Path, reviews_train:
     invoke(["train", "--data", str(reviews_train), "--quiet", "--no-plots", *TINY,
             "--set", "training.epochs=1"])
     assert (tmp_path / "sentiment-model" / MANIFEST).is_file()
+    # Exported to ONNX with no --test-data either (a model never called before export once was not).
+    assert json.loads((tmp_path / "sentiment-model" / "metrics.json").read_text())["onnx"] is True
     out = invoke(["predict"], input="A great film.\n").stdout
     assert out.split("\t")[0] in ("positive", "negative")
 

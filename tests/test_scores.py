@@ -42,10 +42,9 @@ NEGATIVE_WORDS = {"worst", "waste", "awful", "terrible", "horrible", "bad", "wor
 
 def raw_onnx(model_dir: Path):
     """The model's ONNX scores before calibration, for id rows (with its n-gram inputs, if any)."""
-    from sentiment_cli.artifacts import read_manifest
-    from sentiment_cli.predictor import load_features, onnx_runner
+    from sentiment_cli.predictor import Predictor, onnx_runner
 
-    return onnx_runner(model_dir / "model.onnx", 1, load_features(model_dir, read_manifest(model_dir)))
+    return onnx_runner(model_dir / "model.onnx", 1, Predictor.from_dir(model_dir).features)
 
 
 @pytest.fixture(scope="module")
