@@ -22,12 +22,12 @@ from sentiment_cli.errors import ConfigError
 log = logging.getLogger("sentiment")
 
 AUTO = "auto"
-# tokenizer.maxlen: this percentile of training token counts, rounded up to a multiple of
-# MAXLEN_STEP, within MAXLEN_RANGE: long enough that the n-gram branch reads almost every text
-# whole, short enough that a tweet is not 380 padding steps. The cap: the wide branch scored the
-# same on IMDB validation rows at 400, 608 (its 95th percentile) and 3,000 tokens (0.908 each),
-# since truncation keeps the ending, while the recurrent branch pays for every step.
-MAXLEN_PERCENTILE, MAXLEN_STEP, MAXLEN_RANGE = 95, 16, (16, 400)
+# tokenizer.maxlen (the recurrent branch's length): this percentile of training token counts, rounded
+# up to a multiple of MAXLEN_STEP, within MAXLEN_RANGE: a tweet is not 380 padding steps, and a long
+# review is cut to its last 256 tokens, since the wide branch reads it whole (model.wide_maxlen) and
+# the recurrent one pays for every step. On IMDB validation rows, 256 against 400: wide & deep 0.928
+# vs 0.926 (the recurrent branch alone 0.889 vs 0.898), in 48 s of training instead of 62.
+MAXLEN_PERCENTILE, MAXLEN_STEP, MAXLEN_RANGE = 95, 16, (16, 256)
 # model.wide_maxlen: the longest training text, rounded up to WIDE_MAXLEN_STEP, within tokenizer.maxlen
 # and WIDE_MAXLEN_CAP: a linear branch costs little per token, so it reads texts whole; the cap bounds
 # the id rows predict holds (a batch of 512 rows of 4,096 int32 ids is 8 MB).

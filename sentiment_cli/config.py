@@ -50,7 +50,7 @@ class TokenizerConfig:
     split: str = _opt(" ", "word separator", nonempty=True)
     strip_html: bool = _opt(True, "turn HTML tags such as <br /> into spaces before splitting")
     maxlen: int | str = _opt("auto", "tokens per review after padding/truncation; auto: the 95th "
-                             "percentile of training lengths, rounded up to 16, within 16..400",
+                             "percentile of training lengths, rounded up to 16, within 16..256",
                              kind=int, low=1, high=10_000, auto=True)
     padding: str = _opt("post", "where padding zeros go (post: after the words, which masking and "
                         "length bucketing need to be exact)", choices=("pre", "post"))

@@ -64,8 +64,8 @@ def test_auto_batch_and_epochs_follow_the_rows(rows: int, batch: int, epochs: in
 
 
 def test_auto_maxlen_follows_the_lengths() -> None:
-    assert auto.auto_maxlen(np.full(100, 20)) == 32  # tweets: 20 tokens -> 32 steps, not 400
-    assert auto.auto_maxlen(np.arange(1, 1001)) == 400  # capped
+    assert auto.auto_maxlen(np.full(100, 20)) == 32  # tweets: 20 tokens -> 32 steps, not 256
+    assert auto.auto_maxlen(np.arange(1, 1001)) == 256  # capped
     assert auto.auto_maxlen(np.zeros(0)) == 16
 
 
@@ -198,4 +198,4 @@ def test_small_data_learns_with_no_flags(tmp_path: Path) -> None:
     predicted = np.asarray(report["confusion_matrix"]).sum(axis=0)  # columns: predicted classes
     assert predicted.min() >= 0.25 * predicted.sum(), report  # no collapse to one class
     cfg = yaml.safe_load((out / "config.yaml").read_text())
-    assert cfg["training"]["batch_size"] == 32 and cfg["tokenizer"]["maxlen"] <= 400
+    assert cfg["training"]["batch_size"] == 32 and cfg["tokenizer"]["maxlen"] <= 256
