@@ -20,7 +20,7 @@ machine stretches wall time but not the work done.
    Target: >= 1x.
 3. settings: the same throughput on the first --sweep-rows test rows for a few --batch-size and
    --threads values (what the defaults were chosen from).
-4. memory: peak RSS (getrusage of the child) of predicting a --memory-rows CSV made by repeating
+4. memory: peak RSS (of the command alone, see MEASURED) of predicting a --memory-rows CSV made by repeating
    the test split, with every output row checked (id, text, count, order). Target: <= 300 MB.
    The Keras path (`sentiment predict --backend keras`) on the same file is printed for
    comparison. Peak RSS hardly varies run to run, so this runs --memory-repeats times (default 1).
@@ -127,28 +127,55 @@ def write_csv(path: Path, rows: list[list[str]], n: int | None = None) -> Path:
     return path
 
 
-def _child_result(proc: subprocess.Popen, wall: float, usage: Any, out: Any, err: bytes) -> dict[str, Any]:
+# Peak RSS of a command, not of this process: Linux carries the parent's resident size into a child's
+# ru_maxrss at exec (a vfork'd child execs from the parent's memory), so a child of this benchmark,
+# which holds the test texts and more, would report at least the benchmark's own size. A small
+# Python in between runs the command and writes the command's own peak RSS, wall and CPU seconds
+# (from its start to its exit, without the go-between's start-up) to a file.
+MEASURED = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+wall = time.perf_counter() - start
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as fh:
+    json.dump({"rss_kb": u.ru_maxrss, "wall": wall, "cpu": u.ru_utime + u.ru_stime}, fh)
+sys.exit(code)
+"""
+
+
+def measured(cmd: list[str], report: Path) -> list[str]:
+    """`cmd` run through MEASURED, which writes the command's figures to `report`."""
+    return [sys.executable, "-c", MEASURED, str(report), *map(str, cmd)]
+
+
+def read_measured(report: Path) -> dict[str, float]:
+    """{"rss_mb", "wall", "cpu"} of a command run through MEASURED (the file is removed)."""
+    data = json.loads(report.read_text())
+    report.unlink()
+    return {"rss_mb": data["rss_kb"] / 1024, "wall": data["wall"], "cpu": data["cpu"]}
+
+
+def _child_result(proc: subprocess.Popen, out: Any, err: bytes, report: Path) -> dict[str, Any]:
     if proc.returncode:
+        report.unlink(missing_ok=True)
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(map(str, proc.args))}\n"
                          f"{err.decode(errors='replace')[-2000:]}")
-    return {"wall": wall, "stdout": out, "stderr": err, "cpu": usage.ru_utime + usage.ru_stime,
-            "rss_mb": usage.ru_maxrss / 1024}
+    return {"stdout": out, "stderr": err, **read_measured(report)}
 
 
 def timed_child(cmd: list[str], *, stdin: bytes | None = None, stdout: Any = subprocess.DEVNULL) -> dict[str, Any]:
-    """Run a command; wall seconds, the child's own CPU seconds and peak RSS (reaped with wait4)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+    """Run a command; its wall seconds, CPU seconds and peak RSS (see MEASURED)."""
+    report = Path(tempfile.mkstemp(prefix="bench-measured-")[1])
+    proc = subprocess.Popen(measured(cmd, report), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                             stdout=stdout, stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
     if stdin is not None:
         proc.stdin.write(stdin)
         proc.stdin.close()
     out = proc.stdout.read() if stdout is subprocess.PIPE else None
     err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return _child_result(proc, wall, usage, out, err)
+    proc.wait()
+    return _child_result(proc, out, err, report)
 
 
 def median(values: list[float]) -> float:
@@ -273,9 +300,9 @@ def bench_settings(model: Path, csv_path: Path, repeats: int) -> list[dict[str, 
 
 # -- 4. memory -------------------------------------------------------------------------------------
 def bench_memory(model: Path, big: Path, texts: list[str], rows: int, backend: str | None) -> dict[str, Any]:
-    """Stream the output through a row-by-row check while the child runs; peak RSS from wait4."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(predict_cmd(model, big, backend=backend), stdout=subprocess.PIPE,
+    """Stream the output through a row-by-row check while the child runs; peak RSS per MEASURED."""
+    report = Path(tempfile.mkstemp(prefix="bench-measured-")[1])
+    proc = subprocess.Popen(measured(predict_cmd(model, big, backend=backend), report), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
     reader = csv.reader(io.TextIOWrapper(proc.stdout, encoding="utf-8", newline=""))
     assert next(reader)[:2] == ["id", "text"]
@@ -286,13 +313,11 @@ def bench_memory(model: Path, big: Path, texts: list[str], rows: int, backend: s
             raise SystemExit(f"output row {n} is out of order or altered: {row[:2]}")
         n += 1
     err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.wait() != 0:
         raise SystemExit(f"predict failed on {big}: {err.decode(errors='replace')[-2000:]}")
     if n != rows:
         raise SystemExit(f"predict wrote {n} rows for {rows} input rows")
-    return {"rows": n, "rss_mb": usage.ru_maxrss / 1024, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime}
+    return {"rows": n, **read_measured(report)}
 
 
 # -- report ----------------------------------------------------------------------------------------

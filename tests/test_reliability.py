@@ -321,8 +321,10 @@ def test_item3_quoted_newlines_and_delimiters_still_read(trained_model: Path, tm
 
 # -- item 4: CSV out that any csv reader reads back ---------------------------------------------------
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No lone surrogates: input is decoded with replacement (inputs.py), so no text predict writes holds one.
 @given(texts=st.lists(st.text(alphabet=st.one_of(st.sampled_from(list(',"\r\n \t\x0b\x0c\x1c\x85\u2028\x00')),
-                                                   st.characters()), max_size=30), min_size=1, max_size=6),
+                                                   st.characters(blacklist_categories=("Cs",))), max_size=30),
+                      min_size=1, max_size=6),
        labels=st.lists(st.sampled_from(["positive", "neg,ative", 'a "b"', "x\ry"]), min_size=6, max_size=6))
 def test_item4_csv_output_round_trips_through_pythons_csv(texts: list[str], labels: list[str]) -> None:
     from sentiment_cli.report import RecordWriter

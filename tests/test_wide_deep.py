@@ -43,6 +43,20 @@ def test_combiner_drops_a_branch_that_is_noise() -> None:
     assert choice == "recurrent" and kernel[0] == 0.0
 
 
+def test_a_single_branch_keeps_its_own_decision_boundary() -> None:
+    """Kept alone, the wide branch decides as it was trained (its intercept), only rescaled."""
+    from sentiment_cli.training import fit_combiner
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 160)
+    z = (2 * y - 1) * 1.0 + rng.normal(0, 1.5, 160)  # the wide logit without its intercept
+    kernel, bias, choice, _ = fit_combiner(z, rng.normal(0, 3, 160), y, seed=0, wide_intercept=0.3)
+    assert choice == "wide" and kernel[0] > 0 and kernel[1] == 0.0
+    np.testing.assert_allclose(bias[0], kernel[0] * 0.3)  # sigmoid(k (z + 0.3)): boundary z = -0.3
+    _, rec_bias, choice, _ = fit_combiner(rng.normal(0, 3, 160), z, y, seed=0, wide_intercept=0.3)
+    assert choice == "recurrent" and rec_bias[0] == 0.0
+
+
 def test_combiner_keeps_both_when_both_inform() -> None:
     from sentiment_cli.training import fit_combiner
 
