@@ -219,6 +219,8 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         "train_rows": len(data),
         "devices": result.devices,
     }
+    if getattr(result, "vectors", None):
+        metrics["vectors"] = result.vectors  # embedding_init=vectors: the file's coverage of the vocabulary
     if getattr(result, "parts", None):
         metrics["wide_deep"] = result.parts  # each branch alone on validation, and what the combiner kept
     if getattr(result, "resumed_from", 0):

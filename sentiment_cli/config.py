@@ -62,16 +62,25 @@ class TokenizerConfig:
 class ModelConfig:
     """Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid), beside an n-gram branch."""
 
-    embedding_dim: int = _opt(32, "embedding vector size (32: on IMDB validation rows the recurrent branch scored "
-                              "0.898 at 32 and 0.896 at 64, each epoch in half the time)", low=1, high=1024)
+    embedding_dim: int | str = _opt(32, "embedding vector size (32: on IMDB validation rows the recurrent branch "
+                                    "scored 0.898 at 32 and 0.896 at 64, each epoch in half the time); auto: the "
+                                    "dimension of model.vectors (embedding_init=vectors only)",
+                                    kind=int, low=1, high=1024, auto=True)
     cell: str = _opt("lstm", "recurrent cell", choices=("lstm", "gru", "simple_rnn"))
     units: int = _opt(32, "units per recurrent layer (per direction)", low=1, high=1024)
     bidirectional: bool = _opt(False, "run each recurrent layer both ways")
     layers: int = _opt(1, "stacked recurrent layers", low=1, high=8)
     embedding_init: str = _opt("ppmi_svd", "how the embedding starts: random (Keras' uniform init), or "
                                "ppmi_svd: word vectors computed from the training texts' word "
-                               "co-occurrences (PPMI + SVD, word_vectors.py), then fine-tuned",
-                               choices=("random", "ppmi_svd"))
+                               "co-occurrences (PPMI + SVD, word_vectors.py), then fine-tuned; vectors: the "
+                               "file model.vectors (GloVe, word2vec text or binary, fastText .vec; gzip allowed; "
+                               "words without a vector start near the vectors' mean)",
+                               choices=("random", "ppmi_svd", "vectors"))
+    vectors: str | None = _opt(None, "pretrained word vector file for embedding_init=vectors (read streaming, only "
+                               "the vocabulary's words kept; matched exactly, then lower-cased)", kind=str,
+                               nullable=True, nonempty=True)
+    embedding_trainable: bool = _opt(True, "fine-tune the embedding in training (false freezes the starting "
+                                     "vectors)")
     embedding_window: int = _opt(10, "co-occurrence window, in tokens each side, for embedding_init=ppmi_svd",
                                  low=1, high=50)
     embedding_dropout: float = _opt(0.5, "drop whole embedding channels (SpatialDropout1D): the "

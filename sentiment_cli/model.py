@@ -54,7 +54,8 @@ def _recurrent_trunk(cfg: ModelConfig, inputs: Any, *, vocab_size: int, seed: in
     cells = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.SimpleRNN}
     # Keras picks cuDNN on a GPU when it can ("auto"); a left-padded mask must not even try.
     cudnn = {} if cfg.cell == "simple_rnn" else {"use_cudnn": False if left_padded_mask(cfg, padding) else "auto"}
-    x = layers.Embedding(vocab_size, cfg.embedding_dim, mask_zero=cfg.mask, name="embedding")(inputs)
+    x = layers.Embedding(vocab_size, cfg.embedding_dim, mask_zero=cfg.mask, trainable=cfg.embedding_trainable,
+                         name="embedding")(inputs)
     if cfg.embedding_dropout > 0:
         x = layers.SpatialDropout1D(cfg.embedding_dropout, seed=seed, name="embedding_dropout")(x)
     for i in range(cfg.layers):

@@ -58,6 +58,7 @@ class TrainOutput:
     parts: dict[str, Any] = field(default_factory=dict)  # wide & deep: each branch on validation
     recurrent: Any = None  # the recurrent branch alone, as trained (bench/ reports what it adds)
     wide: "WideFit | None" = None
+    vectors: dict[str, Any] | None = None  # embedding_init=vectors: the file and its coverage (metrics.json)
 
 
 def quiet_tensorflow() -> None:
@@ -165,20 +166,30 @@ def bucketing_is_exact(cfg: Config) -> bool:
     return m.mask and (cfg.tokenizer.padding == "post" or m.pooling in ("last", "avg"))
 
 
-def initial_embedding(cfg: Config, tokenizer: Tokenizer, sequences: list[list[int]]) -> np.ndarray | None:
-    """Starting embedding rows per model.embedding_init: None keeps Keras' random init."""
-    if cfg.model.embedding_init == "random":
-        return None
-    from sentiment_cli.word_vectors import MAX_WORDS, ppmi_svd
-
+def initial_embedding(cfg: Config, tokenizer: Tokenizer, sequences: list[list[int]]
+                      ) -> tuple[np.ndarray | None, dict[str, Any] | None]:
+    """Starting embedding rows per model.embedding_init (None keeps Keras' random init), and the
+    coverage of a vector file (embedding_init=vectors, vectors.py)."""
+    m = cfg.model
+    if m.embedding_init == "random":
+        return None, None
     oov = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
     size = tokenizer.vocabulary_size
-    vectors = ppmi_svd(sequences, min(size, MAX_WORDS), cfg.model.embedding_dim,
-                       window=cfg.model.embedding_window, seed=cfg.training.seed,
-                       skip=(0,) if oov is None else (0, oov))
+    skip = (0,) if oov is None else (0, oov)
+    if m.embedding_init == "vectors":
+        from sentiment_cli.vectors import embedding_from_file
+
+        matrix, coverage = embedding_from_file(m.vectors, tokenizer.word_index_, size,
+                                               dim=None if auto.is_auto(m.embedding_dim) else m.embedding_dim,
+                                               seed=cfg.training.seed, sequences=sequences, skip=skip)
+        return matrix, {"file": str(m.vectors), **coverage.to_dict()}
+    from sentiment_cli.word_vectors import MAX_WORDS, ppmi_svd
+
+    vectors = ppmi_svd(sequences, min(size, MAX_WORDS), m.embedding_dim, window=m.embedding_window,
+                       seed=cfg.training.seed, skip=skip)
     if size > len(vectors):  # all-zero rows keep Keras' random init (build_model)
         vectors = np.vstack([vectors, np.zeros((size - len(vectors), vectors.shape[1]), vectors.dtype)])
-    return vectors
+    return vectors, None
 
 
 def class_weights(y: np.ndarray, mode: str) -> np.ndarray | None:
@@ -496,8 +507,10 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
         # recurrent one trains: it needs nothing from it until the combiner.
         wide_job = (pool.submit(fit_wide, cfg, wide_tr, y_tr, wide_va, y_va, vocab_size=tokenizer.vocabulary_size,
                                 oov_id=oov_id) if cfg.model.wide != "none" else None)
-        embedding = initial_embedding(cfg, tokenizer, seqs_tr)
+        embedding, vectors = initial_embedding(cfg, tokenizer, seqs_tr)
         del seqs_tr, wide_tr, wide_va
+        if embedding is not None and auto.is_auto(cfg.model.embedding_dim):  # the vector file's dimension
+            cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, embedding_dim=int(embedding.shape[1])))
         with stdout_to_stderr():
             # model.fit's loop, written out so that it also runs under multi_worker (distribute.py).
             fitted = distribute.fit(
@@ -561,13 +574,24 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
                        val_p_raw=p_raw, threshold=threshold, temperature=temperature, seconds=seconds,
                        epochs_run=len(val_losses), best_epoch=best_epoch, params=count_params(model),
                        resumed_from=resumed_from, devices=placement.describe(), config=cfg,
-                       features=features, parts=parts, recurrent=recurrent, wide=wide)
+                       features=features, parts=parts, recurrent=recurrent, wide=wide, vectors=vectors)
 
 
 def check_config(cfg: Config) -> None:
     """Combinations of settings that are each valid but cannot train together."""
     from sentiment_cli.errors import ConfigError
 
+    m = cfg.model
+    if m.embedding_init == "vectors" and m.vectors is None:
+        raise ConfigError("model.embedding_init=vectors needs model.vectors, the vector file",
+                          "Set model.vectors to a GloVe, word2vec or fastText file")
+    if m.embedding_init == "vectors" and not Path(m.vectors).is_file():
+        from sentiment_cli.errors import DataError
+
+        raise DataError(f"vector file '{m.vectors}' does not exist", "Check model.vectors")
+    if auto.is_auto(m.embedding_dim) and m.embedding_init != "vectors":
+        raise ConfigError(f"model.embedding_dim=auto takes the dimension of model.vectors, and "
+                          f"model.embedding_init is {m.embedding_init}", "Set model.embedding_dim to a number")
     if cfg.model.mask and cfg.tokenizer.oov is None and cfg.model.pooling in ("avg", "max_avg"):
         # Tokenizer.pad reads a text with no known word as one OOV id; without one the row would be
         # all padding, and average pooling over zero unmasked steps is NaN.
