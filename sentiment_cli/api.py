@@ -12,7 +12,7 @@ import csv
 import io
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -337,6 +337,77 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray, features: Any = None
         if path.exists():
             path.unlink()
         return False
+
+
+# -- vectors ---------------------------------------------------------------------------------------
+def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, text_column: str | None = None,
+            force: bool = False) -> dict[str, Any]:
+    """Word vectors from any texts, by the PPMI + SVD of embedding_init=ppmi_svd, written as GloVe
+    text to `out`; returns what was read and written.
+
+    A large unlabelled corpus is then processed once and any training starts from it
+    (model.embedding_init=vectors). The texts are split as cfg's tokenizer splits them, read
+    streaming twice (vocabulary, then ids); the vocabulary follows tokenizer.num_words (auto: words
+    in at least two texts, at most 50,000), the dimension model.embedding_dim, the window
+    model.embedding_window. `out` is written beside itself and moved into place: an existing file is
+    replaced only with `force`, and never left half-written.
+    """
+    import os
+    import tempfile
+
+    from sentiment_cli import auto, inputs
+    from sentiment_cli.errors import ConfigError, WriteError
+    from sentiment_cli.training import tokenizer_from_config
+    from sentiment_cli.vectors import write_glove
+    from sentiment_cli.word_vectors import ppmi_svd
+
+    from sentiment_cli.errors import DataError
+
+    for path in data_paths:
+        if not Path(path).is_file():
+            raise DataError(f"text file '{path}' does not exist", "Check the path given to --data")
+    out = Path(out)
+    if out.is_dir():
+        raise WriteError(f"'{out}' is a directory", "Give a file path for the vectors")
+    if out.exists() and not force:
+        raise WriteError(f"'{out}' already exists", "Use --force to replace it, or another --out")
+    if auto.is_auto(cfg.model.embedding_dim):
+        raise ConfigError("model.embedding_dim=auto has no file to take a dimension from here",
+                          "Set model.embedding_dim to a number, e.g. --set model.embedding_dim=100")
+
+    def texts() -> Iterator[str]:
+        for path in data_paths:
+            column = text_column if inputs.is_table(str(path)) else None
+            stats = inputs.InputStats(str(path))
+            yield from inputs.read_texts(str(path), column, stats)
+            stats.report()
+
+    tokenizer = tokenizer_from_config(cfg).fit(texts())
+    cfg = auto.resolve_vocabulary(cfg, tokenizer)
+    sequences: list[np.ndarray] = []  # int32 arrays: 4 bytes a token, not a Python int's 36
+    for batch in iter_batches(texts(), 4096):
+        sequences += [np.asarray(s, dtype=np.int32) for s in tokenizer.transform(batch)]
+    oov = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
+    size = tokenizer.vocabulary_size
+    matrix = ppmi_svd(sequences, size, cfg.model.embedding_dim, window=cfg.model.embedding_window,
+                      seed=cfg.training.seed, skip=(0,) if oov is None else (0, oov))
+    words = {i: w for w, i in tokenizer.word_index_.items() if i < size and i != oov}
+    keep = [i for i in sorted(words) if matrix[i].any()]  # words with co-occurrences
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.parent)
+    os.close(fd)
+    try:
+        with _write_errors(out, out.parent):
+            write_glove(Path(tmp), [words[i] for i in keep], matrix[keep])
+            os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    report = {"out": str(out), "texts": tokenizer.document_count_, "tokens": int(sum(map(len, sequences))),
+              "words": len(keep), "dim": int(matrix.shape[1]), "window": cfg.model.embedding_window}
+    log.info("wrote %d word vectors of %d dimensions from %d texts (%d tokens) to '%s'", report["words"],
+             report["dim"], report["texts"], report["tokens"], out)
+    return report
 
 
 # -- evaluate --------------------------------------------------------------------------------------

@@ -460,6 +460,31 @@ def check_data(path: str, test_data: str | None, text_column: str | None, label_
         sys.exit(1)
 
 
+# -- vectors ---------------------------------------------------------------------------------------
+@cli.command("vectors")
+@click.option("--data", "data_paths", multiple=True, required=True, metavar="PATH",
+              help="Texts: one per line, or a CSV/TSV's text column; gzip allowed (repeatable).")
+@click.option("--out", required=True, metavar="FILE", help="GloVe text file to write (atomically).")
+@text_col_option
+@config_option
+@set_option
+@click.option("--force", is_flag=True, help="Replace an existing file at --out.")
+@quiet_option
+def vectors_cmd(data_paths: tuple[str, ...], out: str, text_column: str | None, config_path: str | None,
+                overrides: tuple[str, ...], force: bool, quiet: bool) -> None:
+    """Compute word vectors from any texts (PPMI + SVD) and write them in GloVe format.
+
+    Train from them with --set model.embedding_init=vectors --set model.vectors=FILE: a large
+    unlabelled corpus is then read once for many trainings. Words are split by the config's
+    tokenizer settings; the size is model.embedding_dim, the window model.embedding_window.
+    """
+    from sentiment_cli import api
+
+    setup_logging(quiet)
+    cfg = load_cli_config(config_path, overrides, text_column)
+    _emit(json.dumps(api.vectors(cfg, data_paths, out, text_column=cfg.data.text_column, force=force)) + "\n")
+
+
 # -- config ----------------------------------------------------------------------------------------
 @cli.command("config")
 @config_option

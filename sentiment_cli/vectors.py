@@ -223,3 +223,11 @@ def embedding_from_file(path: str | Path, word_index: dict[str, int], vocab_size
         log.warning("only %.0f%% of the vocabulary has a vector in '%s': check that its language, case and "
                     "word splitting match the tokenizer's", 100 * c["word_coverage"], path)
     return matrix, coverage
+
+
+def write_glove(path: Path, words: Sequence[str], matrix: np.ndarray) -> None:
+    """GloVe text: one `word v1 ... vD` line per word, 6 significant digits (what read_vectors reads)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        for start in range(0, len(words), 4096):
+            block = matrix[start:start + 4096]
+            fh.write("".join(f"{w} {' '.join(f'{v:.6g}' for v in row)}\n" for w, row in zip(words[start:start + 4096], block)))

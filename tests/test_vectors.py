@@ -142,3 +142,30 @@ def test_vector_settings_that_cannot_train_are_one_line_errors(tmp_path: Path, r
     result = invoke([*base, "--set", "model.embedding_dim=auto"], exit_code=2)
     assert "embedding_dim=auto takes the dimension of model.vectors" in result.output
     assert not (tmp_path / "m").exists()
+
+
+# -- sentiment vectors: vectors from any text, written as GloVe ------------------------------------
+def test_vectors_command_writes_glove_that_training_reads(tmp_path: Path, reviews_train: Path) -> None:
+    import pandas as pd
+
+    texts = pd.read_csv(reviews_train, dtype=str, keep_default_na=False)["text"].tolist()
+    lines = tmp_path / "unlabelled.txt.gz"
+    lines.write_bytes(gzip.compress(("\n".join(t.replace("\n", " ") for t in texts[:300]) + "\n").encode()))
+    out = tmp_path / "vectors.txt"
+    report = json.loads(invoke(["vectors", "--data", str(lines), "--data", str(reviews_train), "--out", str(out),
+                                "--set", "model.embedding_dim=12", "--quiet"]).stdout)
+    assert report["texts"] == 300 + len(texts) and report["dim"] == 12 and report["words"] > 1000
+    exact, _, dim, n = read_vectors(out, {"film", "movie", "the"})
+    assert dim == 12 and n == report["words"] and set(exact) == {"film", "movie", "the"}
+    # Similar words end up closer than unrelated ones: the vectors carry co-occurrence.
+    both, _, _, _ = read_vectors(out, {"film", "movie", "and"})
+    cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    assert cos(both["film"], both["movie"]) > cos(both["film"], both["and"])
+
+    before = out.read_bytes()
+    result = invoke(["vectors", "--data", str(lines), "--out", str(out)], exit_code=1)
+    assert "already exists" in result.output and out.read_bytes() == before  # nothing lost
+    result = invoke(["vectors", "--data", str(lines), "--out", str(out), "--force", "--set",
+                     "model.embedding_dim=auto"], exit_code=2)
+    assert "embedding_dim=auto" in result.output and "Traceback" not in result.output
+    assert out.read_bytes() == before
