@@ -32,14 +32,18 @@ ONNX_TOLERANCE = 1e-5
 # -- train -----------------------------------------------------------------------------------------
 def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str | Path | None = None,
           force: bool = False, resume: bool = False, tensorboard: str | Path | None = None,
-          plots: bool = True, verbose: int | None = None, baseline: bool = False) -> dict[str, Any]:
+          plots: bool = True, verbose: int | None = None, baseline: bool = False,
+          unlabeled: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Train on `data_path` and write a complete model directory at `out`; return metrics.json.
 
     `out` is checked before any work and replaced atomically at the end: an error or interrupt
     at any point leaves what was there before. `baseline` adds a `baseline` section: TF-IDF +
     logistic regression fitted on the same validation split and scored on the same test file.
+    `unlabeled`: files of texts without labels, used where labels are not needed (training.train).
     """
     out = Path(out)
+    unlabeled = [str(p) for p in unlabeled]
+    check_text_files(unlabeled, "--unlabeled")
     if out.is_symlink():  # replace the model the link points to, and keep the user's link
         import os
 
@@ -48,7 +52,7 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
 
     role = worker_role(cfg)
     if role is not None:  # multi_worker: this worker trains in step with the chief, which writes `out`
-        return _train_worker(cfg, data_path, out, role, resume=resume, verbose=verbose)
+        return _train_worker(cfg, data_path, out, role, resume=resume, verbose=verbose, unlabeled=unlabeled)
     artifacts.check_out_dir(out, force)
     if tensorboard is not None:
         _check_tensorboard()
@@ -58,14 +62,15 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
         test = (load_labeled(test_data, dc.text_column, dc.label_column, encoding=data.encoding)
                 if test_data is not None else None)
         check_validation_split(cfg, data)
-        backup = _resume_dir(out, cfg, data_path, resume)
+        backup = _resume_dir(out, cfg, data_path, resume, unlabeled)
 
         from sentiment_cli import training
 
         try:
             with _write_errors(out, backup):
                 result = training.train(cfg, data, backup_dir=backup, verbose=verbose,
-                                        tensorboard_dir=Path(tensorboard) if tensorboard else None)
+                                        tensorboard_dir=Path(tensorboard) if tensorboard else None,
+                                        unlabeled=unlabeled)
         except KeyboardInterrupt:
             _log_resume_hint(out, backup)
             raise
@@ -130,7 +135,7 @@ def check_validation_split(cfg: Config, data: LabeledData) -> None:
 
 
 def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int, int], *,
-                  resume: bool, verbose: int | None) -> dict[str, Any]:
+                  resume: bool, verbose: int | None, unlabeled: Sequence[str] = ()) -> dict[str, Any]:
     """Train as multi_worker worker `role` = (index, count): no check, lock or write at `out`.
 
     Its --resume state lives beside `out` under its own name (.NAME.worker1.resume: workers may
@@ -141,8 +146,8 @@ def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int
     dc = cfg.data
     data = load_labeled(data_path, dc.text_column, dc.label_column, positive_label=dc.positive_label)
     check_validation_split(cfg, data)
-    backup = _resume_dir(out.with_name(f"{out.name}.worker{role[0]}"), cfg, data_path, resume)
-    result = training.train(cfg, data, backup_dir=backup, verbose=verbose)
+    backup = _resume_dir(out.with_name(f"{out.name}.worker{role[0]}"), cfg, data_path, resume, unlabeled)
+    result = training.train(cfg, data, backup_dir=backup, verbose=verbose, unlabeled=unlabeled)
     _clear_resume_dir(backup)
     log.info("worker %d of %d done; the chief writes the model directory (nothing written at %s)",
              role[0] + 1, role[1], out)
@@ -160,12 +165,14 @@ def _check_tensorboard() -> None:
                           "Install it with: pip install 'sentiment-cli[tensorboard]' (or pip install tensorboard)")
 
 
-def _resume_dir(out: Path, cfg: Config, data_path: str | Path, resume: bool) -> Path:
+def _resume_dir(out: Path, cfg: Config, data_path: str | Path, resume: bool, unlabeled: Sequence[str] = ()) -> Path:
     """Where BackupAndRestore keeps per-epoch state; kept only for a --resume of the same run."""
     import shutil
 
     backup = out.parent / f".{out.name}.resume"
     stamp = {"config": cfg.to_dict(), "data_sha256": artifacts.sha256(data_path)}
+    if unlabeled:
+        stamp["unlabeled_sha256"] = [artifacts.sha256(p) for p in unlabeled]
     stamp_file = backup / "run.json"
     if resume:
         if not stamp_file.is_file():
@@ -219,6 +226,8 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         "train_rows": len(data),
         "devices": result.devices,
     }
+    if getattr(result, "unlabeled", None):
+        metrics["unlabeled"] = result.unlabeled  # --unlabeled: files, texts and tokens the word vectors read
     if getattr(result, "vectors", None):
         metrics["vectors"] = result.vectors  # embedding_init=vectors: the file's coverage of the vocabulary
     if getattr(result, "parts", None):
@@ -272,6 +281,8 @@ def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, tes
     sources = {"train": {"path": str(data_path), "sha256": artifacts.sha256(data_path), "rows": len(data)}}
     if test is not None and test_path is not None:
         sources["test"] = {"path": str(test_path), "sha256": artifacts.sha256(test_path), "rows": len(test)}
+    if getattr(result, "unlabeled", None):
+        sources["unlabeled"] = [{"path": p, "sha256": artifacts.sha256(p)} for p in result.unlabeled["files"]]
     artifacts.write_manifest(tmp, {"data": sources, "seed": cfg.training.seed, "onnx": onnx_ok,
                                    "devices": result.devices})
 
@@ -340,6 +351,15 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray, features: Any = None
 
 
 # -- vectors ---------------------------------------------------------------------------------------
+def check_text_files(paths: Iterable[str | Path], flag: str) -> None:
+    """Each path an existing file, before any work starts."""
+    from sentiment_cli.errors import DataError
+
+    for path in paths:
+        if not Path(path).is_file():
+            raise DataError(f"text file '{path}' does not exist", f"Check the path given to {flag}")
+
+
 def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, text_column: str | None = None,
             force: bool = False) -> dict[str, Any]:
     """Word vectors from any texts, by the PPMI + SVD of embedding_init=ppmi_svd, written as GloVe
@@ -361,11 +381,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
     from sentiment_cli.vectors import write_glove
     from sentiment_cli.word_vectors import ppmi_svd
 
-    from sentiment_cli.errors import DataError
-
-    for path in data_paths:
-        if not Path(path).is_file():
-            raise DataError(f"text file '{path}' does not exist", "Check the path given to --data")
+    check_text_files(data_paths, "--data")
     out = Path(out)
     if out.is_dir():
         raise WriteError(f"'{out}' is a directory", "Give a file path for the vectors")
@@ -376,11 +392,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
                           "Set model.embedding_dim to a number, e.g. --set model.embedding_dim=100")
 
     def texts() -> Iterator[str]:
-        for path in data_paths:
-            column = text_column if inputs.is_table(str(path)) else None
-            stats = inputs.InputStats(str(path))
-            yield from inputs.read_texts(str(path), column, stats)
-            stats.report()
+        return inputs.iter_texts(map(str, data_paths), text_column or cfg.data.text_column)
 
     tokenizer = tokenizer_from_config(cfg).fit(texts())
     cfg = auto.resolve_vocabulary(cfg, tokenizer)

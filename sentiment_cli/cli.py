@@ -234,10 +234,13 @@ def load_cli_config(config_path: str | None, overrides: Iterable[str], text_colu
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots in the model directory.")
 @click.option("--baseline", is_flag=True, help="Also fit TF-IDF + logistic regression on the same split "
               "and report it beside the model (metrics.json 'baseline').")
+@click.option("--unlabeled", multiple=True, metavar="PATH", help="Texts without labels (one per line, or a "
+              "CSV/TSV's text column; gzip allowed) for the word vectors that start the embedding (repeatable).")
 @quiet_option
 def train(data_path: str | None, test_data: str | None, config_path: str | None, out_dir: str,
           text_column: str | None, label_column: str | None, overrides: tuple[str, ...], force: bool,
-          resume: bool, tensorboard: str | None, no_plots: bool, baseline: bool, quiet: bool) -> None:
+          resume: bool, tensorboard: str | None, no_plots: bool, baseline: bool, unlabeled: tuple[str, ...],
+          quiet: bool) -> None:
     """Train a classifier on a labelled CSV and write a model directory."""
     from sentiment_cli import api
 
@@ -246,7 +249,7 @@ def train(data_path: str | None, test_data: str | None, config_path: str | None,
     data_path, test_data = _data_or_bundled(data_path, test_data)
     metrics = api.train(cfg, data_path, out_dir, test_data=test_data, force=force, resume=resume,
                         tensorboard=tensorboard, plots=not no_plots, verbose=0 if quiet else None,
-                        baseline=baseline)
+                        baseline=baseline, unlabeled=unlabeled)
     wrote = metrics.get("devices", {}).get("chief", True)  # a multi_worker worker writes no model
     summary = {"model": out_dir if wrote else None, "validation_accuracy": metrics["validation"]["accuracy"]}
     if "test" in metrics:

@@ -290,3 +290,12 @@ def _damaged_gzip(stats: InputStats) -> Iterator[None]:
 def _guarded(texts: Iterator[str], stats: InputStats) -> Iterator[str]:
     with _damaged_gzip(stats):
         yield from texts
+
+
+def iter_texts(paths: Iterable[str], text_column: str) -> Iterator[str]:
+    """Texts of several files in turn, streaming: a CSV/TSV's `text_column`, else one text per line
+    (gzip allowed); what each file's reader tolerated is reported when it is done."""
+    for path in paths:
+        stats = InputStats(str(path))
+        yield from read_texts(str(path), text_column if is_table(str(path)) else None, stats)
+        stats.report()

@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -59,6 +59,7 @@ class TrainOutput:
     recurrent: Any = None  # the recurrent branch alone, as trained (bench/ reports what it adds)
     wide: "WideFit | None" = None
     vectors: dict[str, Any] | None = None  # embedding_init=vectors: the file and its coverage (metrics.json)
+    unlabeled: dict[str, Any] | None = None  # --unlabeled: files, texts and tokens read (metrics.json)
 
 
 def quiet_tensorflow() -> None:
@@ -190,6 +191,27 @@ def initial_embedding(cfg: Config, tokenizer: Tokenizer, sequences: list[list[in
     if size > len(vectors):  # all-zero rows keep Keras' random init (build_model)
         vectors = np.vstack([vectors, np.zeros((size - len(vectors), vectors.shape[1]), vectors.dtype)])
     return vectors, None
+
+
+def unlabeled_sequences(cfg: Config, tokenizer: Tokenizer, paths: Sequence[str]
+                        ) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Id sequences (int32) of the unlabeled files' texts, read streaming, by the training tokenizer,
+    and what was read; with an embedding_init that reads no texts, nothing is read (a warning)."""
+    from sentiment_cli.inputs import iter_texts
+    from sentiment_cli.predictor import iter_batches
+
+    if cfg.model.embedding_init != "ppmi_svd":
+        log.warning("--unlabeled is read only by model.embedding_init=ppmi_svd (it is %s): not used",
+                    cfg.model.embedding_init)
+        return [], {"files": list(paths), "texts": 0, "tokens": 0, "used": False}
+    start = time.perf_counter()
+    sequences: list[np.ndarray] = []
+    for batch in iter_batches(iter_texts(paths, cfg.data.text_column), 4096):
+        sequences += [np.asarray(s, dtype=np.int32) for s in tokenizer.transform(batch)]
+    tokens = int(sum(map(len, sequences)))
+    log.info("unlabeled: %d texts, %d tokens from %d file(s) in %.1fs, for the word vectors", len(sequences),
+             tokens, len(paths), time.perf_counter() - start)
+    return sequences, {"files": list(paths), "texts": len(sequences), "tokens": tokens, "used": True}
 
 
 def class_weights(y: np.ndarray, mode: str) -> np.ndarray | None:
@@ -420,8 +442,13 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
           tensorboard_dir: Path | None = None, verbose: int | None = None,
-          extra_callbacks: Callable[[Tokenizer], list[Any]] | None = None) -> TrainOutput:
+          extra_callbacks: Callable[[Tokenizer], list[Any]] | None = None,
+          unlabeled: Sequence[str] = ()) -> TrainOutput:
     """Fit tokenizer and model on `data` per `cfg`; return everything api.train persists.
+
+    `unlabeled` (files of texts, inputs.iter_texts) joins the training texts where no label is
+    needed: the word-vector co-occurrences of embedding_init=ppmi_svd. Never the labels, the
+    vocabulary, the validation split or the wide branch.
 
     `extra_callbacks(tokenizer)` returns more Keras callbacks for this run (bench/ uses it to
     score the test split at every epoch end); `backup_dir` makes the run resumable (resume.py).
@@ -507,6 +534,10 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
         # recurrent one trains: it needs nothing from it until the combiner.
         wide_job = (pool.submit(fit_wide, cfg, wide_tr, y_tr, wide_va, y_va, vocab_size=tokenizer.vocabulary_size,
                                 oov_id=oov_id) if cfg.model.wide != "none" else None)
+        unlabeled_info = None
+        if unlabeled:
+            extra, unlabeled_info = unlabeled_sequences(cfg, tokenizer, unlabeled)
+            seqs_tr = seqs_tr + extra
         embedding, vectors = initial_embedding(cfg, tokenizer, seqs_tr)
         del seqs_tr, wide_tr, wide_va
         if embedding is not None and auto.is_auto(cfg.model.embedding_dim):  # the vector file's dimension
@@ -574,7 +605,8 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
                        val_p_raw=p_raw, threshold=threshold, temperature=temperature, seconds=seconds,
                        epochs_run=len(val_losses), best_epoch=best_epoch, params=count_params(model),
                        resumed_from=resumed_from, devices=placement.describe(), config=cfg,
-                       features=features, parts=parts, recurrent=recurrent, wide=wide, vectors=vectors)
+                       features=features, parts=parts, recurrent=recurrent, wide=wide, vectors=vectors,
+                       unlabeled=unlabeled_info)
 
 
 def check_config(cfg: Config) -> None:
