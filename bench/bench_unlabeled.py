@@ -60,13 +60,16 @@ def unlabeled_for(name: str, datasets_dir: Path, tmp: Path) -> tuple[list[Path],
     return [write_lines(tmp / f"{name}_others.txt", texts)], f"{len(texts):,} texts of the other SemEval test files"
 
 
-def score(cfg, ds, **kwargs) -> tuple[float, float]:
+def score(cfg, ds, **kwargs) -> tuple[float, float, float]:
+    """(test accuracy, the recurrent branch's alone at 0.5, training seconds)."""
     from sentiment_cli import training
 
     start = time.perf_counter()
     result = training.train(cfg, ds.train, verbose=0, **kwargs)
+    seconds = time.perf_counter() - start
     p = training.predict_texts(result, ds.test.texts)
-    return float(np.mean((p >= result.threshold) == ds.test.y)), time.perf_counter() - start
+    rec = training.predict_parts(result, ds.test.texts)["recurrent"]
+    return float(np.mean((p >= result.threshold) == ds.test.y)), float(np.mean((rec >= 0.5) == ds.test.y)), seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,17 +95,20 @@ def main(argv: list[str] | None = None) -> int:
             ds = bd.load_dataset(name, args.datasets_dir, tmp)
             files, note = unlabeled_for(name, args.datasets_dir, tmp)
             print(f"{name}: {len(ds.train):,} training rows; unlabelled: {note}", file=sys.stderr, flush=True)
-            base, t0 = score(cfg, ds)
-            more, t1 = score(cfg, ds, unlabeled=[str(f) for f in files])
-            vec, t2 = score(with_vectors, ds)
+            base, base_rec, t0 = score(cfg, ds)
+            more, more_rec, t1 = score(cfg, ds, unlabeled=[str(f) for f in files])
+            vec, vec_rec, t2 = score(with_vectors, ds)
             rows.append({"dataset": name, "default": base, "unlabeled": more, "vectors": vec,
+                         "recurrent": {"default": base_rec, "unlabeled": more_rec, "vectors": vec_rec},
                          "seconds": [round(t0, 1), round(t1, 1), round(t2, 1)], "unlabeled_note": note})
             print(f"  default {base:.4f}  +unlabeled {more:.4f}  +vectors {vec:.4f}", file=sys.stderr, flush=True)
-    lines = [f"{'dataset':<22}{'default':>9}{'+unlabeled':>12}{'delta':>9}{'+vectors':>10}{'delta':>9}   train s",
-             "-" * 86]
+    lines = [f"{'dataset':<22}{'default':>9}{'+unlabeled':>12}{'delta':>9}{'+vectors':>10}{'delta':>9}"
+             f"   recurrent branch alone: default / +unlabeled / +vectors   train s", "-" * 130]
     for r in rows:
+        rec = r["recurrent"]
         lines.append(f"{r['dataset']:<22}{r['default']:>9.4f}{r['unlabeled']:>12.4f}{r['unlabeled'] - r['default']:>+9.4f}"
                      f"{r['vectors']:>10.4f}{r['vectors'] - r['default']:>+9.4f}   "
+                     f"{rec['default']:.4f} / {rec['unlabeled']:.4f} / {rec['vectors']:.4f}{'':>26}"
                      + " / ".join(f"{s:.0f}" for s in r["seconds"]))
     for key, label in (("unlabeled", "+unlabeled"), ("vectors", "+vectors (IMDB file)")):
         wins = sum(r[key] - r["default"] >= GAIN for r in rows)
