@@ -332,9 +332,9 @@ def choose_wide_c(fit: Callable[[float, Any, np.ndarray], tuple[np.ndarray, floa
 
 def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.ndarray, *,
              vocab_size: int, oov_id: int | None) -> WideFit:
-    """TF-IDF n-grams of the training rows (id rows or sequences) (scaled by NB log-count ratios for model.wide=nb_tfidf),
-    then L2 logistic regression (liblinear), its C from choose_wide_c unless model.wide_c is a
-    number. The scaling folds into the weights."""
+    """TF-IDF n-grams of the training texts (id rows or id sequences), scaled by NB log-count ratios
+    for model.wide=nb_tfidf, then L2 logistic regression (liblinear), its C from choose_wide_c
+    unless model.wide_c is a number. The scaling folds into the weights."""
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
