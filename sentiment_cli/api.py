@@ -93,7 +93,7 @@ _WRITE_ERRNOS = ("ENOSPC", "EFBIG", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO",
 
 
 @contextlib.contextmanager
-def _write_errors(out: Path, where: Path) -> Iterator[None]:
+def _write_errors(out: Path, where: Path, again: str = "train again") -> Iterator[None]:
     """Turn a failed write under `where` (disk full, file too large...) into a one-line WriteError."""
     import errno
 
@@ -106,7 +106,7 @@ def _write_errors(out: Path, where: Path) -> Iterator[None]:
 
         filename, reason = os_reason(exc)
         raise WriteError(f"cannot write '{filename or where}' ({reason})",
-                         f"Free disk space (or raise the file size limit) and train again; '{out}' was not "
+                         f"Free disk space (or raise the file size limit) and {again}; '{out}' was not "
                          "changed") from None
 
 
@@ -412,7 +412,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would keep the vectors from other users
     try:
-        with _write_errors(out, out.parent):
+        with _write_errors(out, out.parent, "run it again"):
             write_glove(Path(tmp), [words[i] for i in keep], matrix[keep])
             os.replace(tmp, out)
     finally:

@@ -120,9 +120,8 @@ def _binary_vectors(fh: IO[bytes], path: Path, count: int, dim: int,
         while True:
             c = fh.read(1)
             if not c:
-                if word or i < count:
-                    raise DataError(f"'{path}' ends after {i} of the {count} vectors its header announces",
-                                    "Re-download or re-export the vector file")
+                raise DataError(f"'{path}' ends after {i} of the {count} vectors its header announces",
+                                "Re-download or re-export the vector file")
             if c == b" ":
                 break
             if c != b"\n" or word:  # a newline may end the previous vector

@@ -169,3 +169,11 @@ def test_vectors_command_writes_glove_that_training_reads(tmp_path: Path, review
                      "model.embedding_dim=auto"], exit_code=2)
     assert "embedding_dim=auto" in result.output and "Traceback" not in result.output
     assert out.read_bytes() == before
+
+
+def test_a_binary_file_with_fewer_vectors_than_its_header_is_an_error(tmp_path: Path) -> None:
+    path = _word2vec_binary(tmp_path / "w.bin")
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"4 3\n", b"5 3\n", 1))  # the header announces one vector more
+    with pytest.raises(DataError, match="ends after 4 of the 5 vectors its header announces"):
+        read_vectors(path, {"the"})
