@@ -408,9 +408,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would keep the vectors from other users
+    artifacts.chmod_as_created(Path(tmp), 0o666)  # mkstemp's 0600 would keep the vectors from other users
     try:
         with _write_errors(out, out.parent, "run it again"):
             write_glove(Path(tmp), [words[i] for i in keep], matrix[keep])

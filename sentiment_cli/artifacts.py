@@ -393,15 +393,21 @@ def out_dir_lock(out: Path) -> Iterator[None]:
         fh.close()
 
 
+def chmod_as_created(path: Path, mode: int) -> None:
+    """Give `path` the mode a plain mkdir/open would have (`mode` less the umask), not the private
+    0700/0600 of tempfile's mkdtemp/mkstemp."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
+
+
 @contextlib.contextmanager
 def staged_dir(out: Path, force: bool) -> Iterator[Path]:
     """Yield a fresh hidden sibling of `out`; on success swap it in atomically, else delete it."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would make the model unreadable to a service user
+    chmod_as_created(tmp, 0o777)  # mkdtemp's 0700 would make the model unreadable to a service user
     try:
         yield tmp
         check_out_dir(out, force)  # again: something may have appeared while we trained

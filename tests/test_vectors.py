@@ -162,6 +162,11 @@ def test_vectors_command_writes_glove_that_training_reads(tmp_path: Path, review
     cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
     assert cos(both["film"], both["movie"]) > cos(both["film"], both["and"])
 
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as any file the user writes, not 0600
     before = out.read_bytes()
     result = invoke(["vectors", "--data", str(lines), "--out", str(out)], exit_code=1)
     assert "already exists" in result.output and out.read_bytes() == before  # nothing lost
