@@ -19,7 +19,7 @@ import numpy as np
 from sentiment_cli import artifacts
 from sentiment_cli.data import LabeledData, load_labeled
 from sentiment_cli.errors import ArtifactError
-from sentiment_cli.metrics import classification_report
+from sentiment_cli.metrics import evaluation_report
 from sentiment_cli.predictor import DEFAULT_BATCH_SIZE, Predictor, iter_batches
 
 if TYPE_CHECKING:  # the config schema is imported where used: `predict` never needs it
@@ -58,10 +58,11 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
         _check_tensorboard()
     with artifacts.out_dir_lock(out):
         dc = cfg.data
-        data = load_labeled(data_path, dc.text_column, dc.label_column, positive_label=dc.positive_label)
+        data = load_labeled(data_path, dc.text_column, dc.label_column, **dc.label_options())
         test = (load_labeled(test_data, dc.text_column, dc.label_column, encoding=data.encoding)
                 if test_data is not None else None)
         check_validation_split(cfg, data)
+        warn_rare_classes(data)
         backup = _resume_dir(out, cfg, data_path, resume, unlabeled)
 
         from sentiment_cli import training
@@ -119,19 +120,32 @@ def check_validation_split(cfg: Config, data: LabeledData) -> None:
     from sentiment_cli.errors import DataError
     from sentiment_cli.training import split_validation
 
+    k = data.encoding.n_classes
     _, va = split_validation(data, cfg.training.validation_split, cfg.training.seed)
-    held = np.bincount(data.y[va], minlength=2)
+    held = np.bincount(data.y[va], minlength=k)
     if held.min() > 0:
         return
-    counts = np.bincount(data.y, minlength=2)
+    counts = np.bincount(data.y, minlength=k)
     rare = int(np.argmin(held))
-    name = data.encoding.name(bool(rare))
+    name = data.encoding.classes[rare]
     # The fraction whose stratified share of the rarer class is at least one whole row.
     needed = float(np.ceil(100 / counts[rare]) / 100)
     fix = (f"Add examples of {name!r}, or raise training.validation_split to {needed:.2f}" if needed <= 0.5
            else f"Add examples of {name!r}")
     raise DataError(f"'{data.source}' has {counts[rare]} {name!r} row(s) of {len(data)}: the validation split "
                     f"({len(va)} rows) holds none, so the threshold cannot be chosen on it", fix)
+
+
+RARE_CLASS_ROWS = 10  # fewer training rows than this and a class is learned from too little
+
+
+def warn_rare_classes(data: LabeledData) -> None:
+    """Warn about classes with fewer than RARE_CLASS_ROWS rows: their scores are close to guesses."""
+    counts = np.bincount(data.y, minlength=data.encoding.n_classes)
+    rare = [f"{c!r} ({n})" for c, n in zip(data.encoding.classes, counts) if n < RARE_CLASS_ROWS]
+    if rare:
+        log.warning("%s: class(es) with fewer than %d rows: %s; the model can hardly learn them (add rows, "
+                    "or merge them into another class)", data.source, RARE_CLASS_ROWS, ", ".join(rare))
 
 
 def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int, int], *,
@@ -144,7 +158,7 @@ def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int
     from sentiment_cli import training
 
     dc = cfg.data
-    data = load_labeled(data_path, dc.text_column, dc.label_column, positive_label=dc.positive_label)
+    data = load_labeled(data_path, dc.text_column, dc.label_column, **dc.label_options())
     check_validation_split(cfg, data)
     backup = _resume_dir(out.with_name(f"{out.name}.worker{role[0]}"), cfg, data_path, resume, unlabeled)
     result = training.train(cfg, data, backup_dir=backup, verbose=verbose, unlabeled=unlabeled)
@@ -215,9 +229,10 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
     from sentiment_cli.metrics import apply_temperature
     from sentiment_cli.training import predict_proba
 
+    encoding = data.encoding
     metrics: dict[str, Any] = {
-        "validation": classification_report(result.val_y, result.val_p, result.threshold),
-        "threshold": result.threshold,
+        "validation": evaluation_report(result.val_y, result.val_p, encoding, result.threshold),
+        **({"threshold": result.threshold} if encoding.binary else {"classes": list(encoding.classes)}),
         "temperature": result.temperature,
         "train_seconds": round(result.seconds, 2),
         "epochs_run": result.epochs_run,
@@ -236,13 +251,14 @@ def _train_metrics(result: Any, cfg: Config, data: LabeledData, test: LabeledDat
         metrics["resumed_from_epoch"] = result.resumed_from  # epochs restored by --resume
     if getattr(result, "val_p_raw", None) is not None:
         # Before/after temperature scaling on the same held-out rows: did calibration help?
-        from sentiment_cli.metrics import expected_calibration_error
+        from sentiment_cli.metrics import expected_calibration_error, top_label_ece
 
-        metrics["validation"]["ece_raw"] = expected_calibration_error(result.val_y, result.val_p_raw)
+        metrics["validation"]["ece_raw"] = (expected_calibration_error(result.val_y, result.val_p_raw)
+                                            if encoding.binary else top_label_ece(result.val_y, result.val_p_raw))
     if test is not None:
         x, lengths = result.tokenizer.encode_with_lengths(test.texts)
         p = apply_temperature(predict_proba(result.model, x, result.features), result.temperature)
-        metrics["test"] = classification_report(test.y, p, result.threshold)
+        metrics["test"] = evaluation_report(test.y, p, encoding, result.threshold)
         metrics["test"]["truncated"] = int((lengths > result.tokenizer.maxlen).sum())  # read by no branch whole
     return metrics
 
@@ -275,7 +291,7 @@ def _write_model_dir(tmp: Path, result: Any, cfg: Config, data: LabeledData, tes
             from sentiment_cli import plots as plotting
 
             plotting.training_plots(tmp / artifacts.PLOTS, result.history, result.val_y, result.val_p,
-                                    result.threshold)
+                                    result.threshold, list(data.encoding.classes))
         except ImportError:
             log.info("matplotlib is not installed; skipping plots")
     sources = {"train": {"path": str(data_path), "sha256": artifacts.sha256(data_path), "rows": len(data)}}
@@ -468,8 +484,18 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
              label_column: str | None = None, threshold: float | None = None, backend: str = "auto",
              batch_size: int = DEFAULT_BATCH_SIZE, sweep: bool = False, slices: bool = False,
              plots_dir: str | Path | None = None) -> dict[str, Any]:
-    """Score a labelled file with a trained model and return its metrics (quiet: prints nothing)."""
+    """Score a labelled file with a trained model and return its metrics (quiet: prints nothing).
+
+    A K >= 3 model's report is metrics.multiclass_report's (its class is the most probable one):
+    a `threshold` or `sweep` there is a ConfigError (usage, exit 2).
+    """
     predictor = Predictor.from_dir(model_dir, backend=backend)
+    if not predictor.binary and (threshold is not None or sweep):
+        from sentiment_cli.errors import ConfigError
+
+        flag = "--threshold" if threshold is not None else "--sweep-threshold"
+        raise ConfigError(f"{flag} applies to two-class models; this model has {len(predictor.classes)} classes "
+                          "and labels each text with its most probable class", f"Leave out {flag}")
     if plots_dir is not None:  # an unwritable --plots fails before the scoring, not after it
         from sentiment_cli.plots import prepare_dir
 
@@ -485,7 +511,7 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
     p = np.concatenate(scores)
     n_tokens = np.concatenate(lengths)
     t = predictor.decision.threshold if threshold is None else threshold
-    report = classification_report(data.y, p, t)
+    report = evaluation_report(data.y, p, predictor.decision.encoding, t)
     report["truncated"] = int((n_tokens > predictor.maxlen).sum())
     report["skipped"] = data.skipped_empty + data.skipped_no_label
     report["backend"] = predictor.backend
@@ -500,7 +526,7 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
     if plots_dir is not None:
         from sentiment_cli import plots as plotting
 
-        report["plots"] = plotting.evaluation_plots(Path(plots_dir), data.y, p, t)
+        report["plots"] = plotting.evaluation_plots(Path(plots_dir), data.y, p, t, list(predictor.classes))
     if report["truncated"]:
         log.info("%d of %d texts are longer than the %d tokens the model reads and were truncated",
                  report["truncated"], len(data), predictor.maxlen)
@@ -517,6 +543,13 @@ def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: i
     _scored_batches); turn it off when every answer must leave before more input is read.
     """
     t = predictor.decision.threshold if threshold is None else threshold
+    classes = predictor.decision.encoding.classes
+    binary = predictor.decision.encoding.binary
+    if not binary and threshold is not None:
+        from sentiment_cli.errors import ConfigError
+
+        raise ConfigError(f"--threshold applies to two-class models; this model has {len(classes)} classes and "
+                          "labels each text with its most probable class", "Leave out --threshold")
     maxlen = predictor.maxlen
     stats = {"truncated": 0, "empty": 0}
     position = 0
@@ -527,12 +560,20 @@ def predict_records(predictor: Predictor, texts: Iterable[str], *, batch_size: i
             position += 1
             if i not in scored:
                 stats["empty"] += 1
-                record.update(label=None, score=None, confidence=None, status="empty")
+                if binary:
+                    record.update(label=None, score=None, confidence=None, status="empty")
+                else:
+                    record.update(label=None, confidence=None, status="empty", scores=None)
             else:
                 score, n_tokens = scored[i]
-                positive = score >= t
-                record.update(label=predictor.decision.encoding.name(positive), score=score,
-                              confidence=score if positive else 1.0 - score, status="ok")
+                if binary:
+                    positive = score >= t
+                    record.update(label=predictor.decision.encoding.name(positive), score=score,
+                                  confidence=score if positive else 1.0 - score, status="ok")
+                else:  # the most probable class (ties: the first), and every class's probability
+                    top = max(range(len(classes)), key=score.__getitem__)
+                    record.update(label=classes[top], confidence=score[top], status="ok",
+                                  scores=dict(zip(classes, score)))
                 if n_tokens > maxlen:
                     stats["truncated"] += 1
                     record["truncated"] = True

@@ -19,7 +19,7 @@ import numpy as np
 
 from sentiment_cli.config import Config
 from sentiment_cli.data import LabeledData, load_labeled
-from sentiment_cli.metrics import choose_threshold, classification_report
+from sentiment_cli.metrics import choose_threshold, evaluation_report
 from sentiment_cli.tokenizer import Tokenizer
 
 log = logging.getLogger("sentiment")
@@ -57,32 +57,46 @@ def fit_baseline(cfg: Config, data: LabeledData, test: LabeledData | None = None
     C = settings.pop("C")
     vectorizer = TfidfVectorizer(tokenizer=words, lowercase=False, token_pattern=None,
                                  dtype=np.float32, **settings)
-    classifier = LogisticRegression(C=C, solver="liblinear", max_iter=1000, random_state=tc.seed)
+    binary = data.encoding.binary
+    # Two classes: liblinear, as always; K >= 3: multinomial (softmax) logistic regression, lbfgs.
+    classifier = (LogisticRegression(C=C, solver="liblinear", max_iter=1000, random_state=tc.seed) if binary
+                  else LogisticRegression(C=C, solver="lbfgs", max_iter=2000, random_state=tc.seed))
     start = time.perf_counter()
     x_tr = vectorizer.fit_transform([data.texts[i] for i in tr_idx])
     classifier.fit(x_tr, data.y[tr_idx])
     seconds = time.perf_counter() - start
 
     y_va = data.y[va_idx]
-    p_va = classifier.predict_proba(vectorizer.transform([data.texts[i] for i in va_idx]))[:, 1]
-    threshold = choose_threshold(y_va, p_va, tc.threshold)  # the same rule the neural model uses
+    p_va = _proba(classifier, vectorizer.transform([data.texts[i] for i in va_idx]), data.encoding.n_classes)
+    # the same rule the neural model uses; K >= 3: the most probable class
+    threshold = choose_threshold(y_va, p_va, tc.threshold) if binary else 0.5
     n_features = len(vectorizer.vocabulary_)
     report: dict[str, Any] = {
         "model": NAME,
-        "validation": classification_report(y_va, p_va, threshold),
+        "validation": evaluation_report(y_va, p_va, data.encoding, threshold),
         "threshold": threshold,
         "train_seconds": round(seconds, 2),
-        "params": int(n_features + 1),  # one weight per feature plus the intercept
+        "params": int((n_features + 1) * (1 if binary else data.encoding.n_classes)),  # weights + intercept(s)
         "features": int(n_features),
         "train_rows": len(tr_idx),
         "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in SETTINGS.items()},
                      "strip_html": True},
     }
     if test is not None:
-        p_te = classifier.predict_proba(vectorizer.transform(test.texts))[:, 1]
-        report["test"] = classification_report(test.y, p_te, threshold)
+        p_te = _proba(classifier, vectorizer.transform(test.texts), data.encoding.n_classes)
+        report["test"] = evaluation_report(test.y, p_te, data.encoding, threshold)
     log.info("%s: %d features, fitted in %.1fs", NAME, n_features, seconds)
     return report
+
+
+def _proba(classifier: Any, x: Any, n_classes: int) -> np.ndarray:
+    """The positive class's probability (two classes), or (n, K) in class-index order."""
+    p = classifier.predict_proba(x)
+    if n_classes == 2:
+        return p[:, 1]
+    out = np.zeros((p.shape[0], n_classes))
+    out[:, classifier.classes_] = p  # a class absent from the training part gets probability 0
+    return out
 
 
 def train_baseline(data_path: str | Path, test_data: str | Path | None = None, *, cfg: Config | None = None,
@@ -91,7 +105,7 @@ def train_baseline(data_path: str | Path, test_data: str | Path | None = None, *
     cfg = cfg or Config()
     dc = cfg.data
     text_column, label_column = text_column or dc.text_column, label_column or dc.label_column
-    data = load_labeled(data_path, text_column, label_column, positive_label=dc.positive_label)
+    data = load_labeled(data_path, text_column, label_column, **dc.label_options())
     test = (load_labeled(test_data, text_column, label_column, encoding=data.encoding)
             if test_data is not None else None)
     report = fit_baseline(cfg, data, test)
@@ -105,13 +119,16 @@ def _num(value: Any) -> str:
 
 def format_baseline(report: dict[str, Any]) -> str:
     """A table of the baseline's validation (and test) metrics, one column per split."""
-    from sentiment_cli.report import METRIC_ROWS
+    from sentiment_cli.report import METRIC_ROWS, MULTICLASS_ROWS
 
     splits = [s for s in ("validation", "test") if s in report]
+    multiclass = "per_class" in report[splits[0]]
     lines = [f"{NAME} baseline: {report['features']:,} features, trained in {report['train_seconds']:.2f}s "
              f"on {report['train_rows']:,} rows", "",
              f"{'metric':<18} " + " ".join(f"{s:>10}" for s in splits)]
-    for name in (*METRIC_ROWS, "n"):
+    rows = [r for r in MULTICLASS_ROWS if r in report[splits[0]]] if multiclass else METRIC_ROWS
+    for name in (*rows, "n"):
         lines.append(f"{name:<18} " + " ".join(f"{_num(report[s].get(name)):>10}" for s in splits))
-    lines.append(f"{'threshold':<18} " + " ".join(f"{report[s]['threshold']:>10.4f}" for s in splits))
+    if not multiclass:
+        lines.append(f"{'threshold':<18} " + " ".join(f"{report[s]['threshold']:>10.4f}" for s in splits))
     return "\n".join(lines) + "\n"

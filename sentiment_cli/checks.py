@@ -18,7 +18,9 @@ from sentiment_cli.data import MISSING_MARKERS, missing_texts, read_table
 
 DEFAULT_TEXT = DataConfig().text_column
 DEFAULT_LABEL = DataConfig().label_column
-MIN_MINORITY_SHARE = 0.10  # below this the minority class is a problem worth a warning
+MIN_MINORITY_SHARE = 0.10  # below this the minority class is a problem worth a warning (two classes;
+# with K the bound is this share of an even split, 0.2 / K)
+RARE_CLASS_ROWS = 10  # as api.warn_rare_classes: fewer rows than this and a class can hardly be learned
 
 
 def normalise(text: str) -> str:
@@ -96,13 +98,20 @@ def file_problems(name: str, r: dict[str, Any]) -> list[str]:
         c = r["conflicting_labels"]
         problems.append(f"{name}: {c['texts']} text(s) appear with conflicting labels ({c['rows']} rows)")
     n_classes = len(r["labels"])
-    if n_classes != 2:
-        problems.append(f"{name}: {n_classes} label value(s) {sorted(r['labels'])[:5]}; a classifier needs two")
+    if n_classes < 2:
+        problems.append(f"{name}: {n_classes} label value(s) {sorted(r['labels'])[:5]}; a classifier needs two "
+                        "or more")
     else:
         total = sum(r["labels"].values())
+        # The rarest class against an even share (1/K): 10% of a balanced two-class file.
         minority = min(r["labels"].values()) / total if total else 0.0
-        if minority < MIN_MINORITY_SHARE:
-            problems.append(f"{name}: labels are imbalanced (minority class {minority:.1%})")
+        if minority < MIN_MINORITY_SHARE * 2 / n_classes:
+            rare = min(r["labels"], key=r["labels"].get)
+            problems.append(f"{name}: labels are imbalanced (class {rare!r} is {minority:.1%} of the rows)"
+                            if n_classes > 2 else f"{name}: labels are imbalanced (minority class {minority:.1%})")
+        few = sorted(k for k, v in r["labels"].items() if v < RARE_CLASS_ROWS)
+        if few:
+            problems.append(f"{name}: class(es) {few[:5]} have fewer than {RARE_CLASS_ROWS} rows")
     fixes = r["label_fixes"]
     if fixes["whitespace"] or fixes["case"]:
         problems.append(f"{name}: label spellings vary ({fixes['whitespace']} with surrounding whitespace, "

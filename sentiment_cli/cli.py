@@ -206,6 +206,23 @@ def _threshold(value: float | None) -> float | None:
     return value
 
 
+def _gates(values: Iterable[str]) -> list[tuple[str, float]]:
+    """--min METRIC=X items as (metric, bound); the metric is checked against the report later."""
+    import math
+
+    gates = []
+    for item in values:
+        name, sep, raw = item.partition("=")
+        try:
+            bound = float(raw)
+        except ValueError:
+            bound = math.nan
+        if not sep or not name.strip() or not math.isfinite(bound):
+            raise click.BadParameter(f"{item!r} is not METRIC=NUMBER, e.g. macro_f1=0.6", param_hint="--min")
+        gates.append((name.strip(), bound))
+    return gates
+
+
 def load_cli_config(config_path: str | None, overrides: Iterable[str], text_column: str | None = None,
                     label_column: str | None = None) -> Any:
     from sentiment_cli.config import load_config
@@ -274,14 +291,16 @@ def train(data_path: str | None, test_data: str | None, config_path: str | None,
               help="Decision threshold (default: the one stored at train time).")
 @click.option("--min-accuracy", type=FiniteFloatRange(0, 1), metavar="X",
               help="Exit 1 when accuracy is below X (a CI gate).")
+@click.option("--min", "minimums", multiple=True, metavar="METRIC=X", callback=lambda c, p, v: _gates(v),
+              help="Exit 1 when a reported metric is below X, e.g. --min macro_f1=0.6 (repeatable).")
 @click.option("--sweep-threshold", is_flag=True, help="Also report metrics at thresholds 0.05..0.95.")
 @click.option("--slices", is_flag=True, help="Also report accuracy by length quartile and negation.")
 @click.option("--plots", "plots_dir", metavar="DIR", help="Write ROC, PR, confusion and reliability plots.")
 @backend_option
 @quiet_option
 def evaluate(model_dir: str, data_path: str, text_column: str | None, label_column: str | None, fmt: str,
-             threshold: float | None, min_accuracy: float | None, sweep_threshold: bool, slices: bool,
-             plots_dir: str | None, backend: str, quiet: bool) -> None:
+             threshold: float | None, min_accuracy: float | None, minimums: list[tuple[str, float]],
+             sweep_threshold: bool, slices: bool, plots_dir: str | None, backend: str, quiet: bool) -> None:
     """Score a labelled file; print metrics as a table or one JSON object."""
     from sentiment_cli import api
     from sentiment_cli.report import format_evaluation
@@ -290,10 +309,19 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
     report = api.evaluate(model_dir, data_path, text_column=text_column, label_column=label_column,
                           threshold=threshold, backend=backend, sweep=sweep_threshold, slices=slices,
                           plots_dir=plots_dir)
+    unknown = [name for name, _ in minimums if not isinstance(report.get(name), (int, float, type(None)))
+               or name not in report]
+    if unknown:
+        gateable = ", ".join(k for k, v in report.items() if isinstance(v, float))
+        raise click.UsageError(f"--min {unknown[0]}: this model's report has no such metric (it has {gateable})")
     _emit(json.dumps(report) + "\n" if fmt == "json" else format_evaluation(report))
-    if min_accuracy is not None and report["accuracy"] < min_accuracy:
-        click.echo(f"sentiment: accuracy {report['accuracy']:.4f} is below --min-accuracy {min_accuracy}",
-                   err=True)
+    gates = ([("accuracy", min_accuracy)] if min_accuracy is not None else []) + list(minimums)
+    failed = [(name, report[name], bound) for name, bound in gates if report[name] is None or report[name] < bound]
+    for name, value, bound in failed:
+        shown = "none" if value is None else f"{value:.4f}"
+        flag = "--min-accuracy" if name == "accuracy" and bound == min_accuracy else f"--min {name}="
+        click.echo(f"sentiment: {name} {shown} is below {flag}{'' if flag.endswith('=') else ' '}{bound}", err=True)
+    if failed:
         sys.exit(1)
 
 
@@ -349,7 +377,7 @@ def predict(model_dir: str, input_path: str | None, text_column: str | None, lab
     # A running count only for a person watching stderr, and only when the results go elsewhere:
     # on a shared terminal the count and the result lines would overwrite each other.
     progress = not (quiet or line_buffered) and sys.stderr.isatty() and not sys.stdout.isatty()
-    writer = RecordWriter(sys.stdout, fmt, progress=progress)
+    writer = RecordWriter(sys.stdout, fmt, progress=progress, classes=predictor.classes)
     n = writer.write_all(records, flush_every=1 if line_buffered else batch_size)
     stats.report()
     if n == 0 and input_path not in (None, "-"):

@@ -158,13 +158,24 @@ class TrainingConfig:
 
 @dataclass
 class DataConfig:
-    """Which columns hold the text and label, and which label value is positive."""
+    """Which columns hold the text and label, and how label values become classes."""
 
     text_column: str = _opt("text", "column with the review text", nonempty=True)
-    label_column: str = _opt("label", "column with the label (two distinct values)", nonempty=True)
-    positive_label: str | None = _opt(None, "label value of the positive class; null guesses "
-                                      "(positive/pos/1/true/yes), else the larger sorted value",
+    label_column: str = _opt("label", "column with the label (two or more distinct values)", nonempty=True)
+    positive_label: str | None = _opt(None, "with two classes, the label value of the positive class; null "
+                                      "guesses (positive/pos/1/true/yes), else the larger sorted value",
                                       kind=str, nullable=True)
+    labels: list | None = _opt(None, "the classes in order, e.g. [negative, neutral, positive] (with two: "
+                               "[negative, positive]); null: numeric labels in numeric order, others sorted",
+                               kind=list, nullable=True)
+    ordinal: bool | str = _opt("auto", "the classes are ranked (stars): evaluate adds mean absolute error, "
+                               "macro MAE and off-by-one accuracy; auto: when every label is a number",
+                               kind=bool, auto=True)
+
+    def label_options(self) -> dict[str, Any]:
+        """data.load_labeled's keyword arguments for a training file."""
+        return {"positive_label": self.positive_label, "labels": self.labels,
+                "ordinal": None if self.ordinal == "auto" else bool(self.ordinal)}
 
 
 SECTIONS: dict[str, type] = {"tokenizer": TokenizerConfig, "model": ModelConfig,
@@ -278,6 +289,23 @@ def _check_devices(value: Any) -> list[str] | None:
     return list(value)
 
 
+def _check_labels(value: Any) -> list[str] | None:
+    """data.labels: null, or two or more distinct label values (numbers are read as their text)."""
+    hint = "Write the classes in order, e.g. labels: [negative, neutral, positive]"
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ConfigError(f"config key 'data.labels' must be a list, got {type(value).__name__}", hint)
+    names = []
+    for item in value:
+        if isinstance(item, (dict, list)) or item is None or (isinstance(item, str) and not item.strip()):
+            raise ConfigError(f"config key 'data.labels' holds {item!r}, not a label value", hint)
+        names.append(str(item).lower() if isinstance(item, bool) else str(item).strip())
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ConfigError(f"config key 'data.labels' must list two or more distinct values, got {names}", hint)
+    return names
+
+
 # The embedding matrix is num_words x embedding_dim floats, and Adam keeps two more of the same size:
 # beyond this the run would fail (or swap) only after the data is read and training has started.
 MAX_EMBEDDING_PARAMS = 100_000_000
@@ -318,6 +346,8 @@ def _merge(config: dict[str, dict[str, Any]], update: Any, source: str) -> None:
                 config[section][key] = _check_threshold(value)
             elif path == "training.devices":
                 config[section][key] = _check_devices(value)
+            elif path == "data.labels":
+                config[section][key] = _check_labels(value)
             else:
                 config[section][key] = _check_value(path, value, dict(known[key].metadata))
 

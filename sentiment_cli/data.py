@@ -11,6 +11,7 @@ import codecs
 import gzip
 import io
 import logging
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -28,21 +29,75 @@ POSITIVE_NAMES = ("positive", "pos", "1", "true", "yes", "good", "+")
 DELIMITERS = (",", "\t", ";", "|")
 
 
-@dataclass(frozen=True)
 class LabelEncoding:
-    """Which label value is class 1 (positive) and which is class 0."""
+    """The class names in index order: y = i means classes[i].
 
-    negative: str
-    positive: str
+    Two classes are [negative, positive] (class 1 is positive: the sigmoid head's score); K >= 3
+    are softmax columns. `ordinal`: the order is a rank (stars), so evaluate also reports errors in
+    steps. Built as LabelEncoding("neg", "pos"), LabelEncoding(negative=..., positive=...) or
+    LabelEncoding("1", "2", "3", ordinal=True).
+    """
 
-    def to_dict(self) -> dict[str, str]:
-        return {"negative": self.negative, "positive": self.positive}
+    __slots__ = ("classes", "ordinal")
+
+    def __init__(self, *classes: str, negative: str | None = None, positive: str | None = None,
+                 ordinal: bool = False) -> None:
+        if negative is not None or positive is not None:
+            classes = (*classes, str(negative), str(positive))
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise ValueError(f"need two or more distinct class names, got {list(classes)}")
+        object.__setattr__(self, "classes", tuple(str(c) for c in classes))
+        object.__setattr__(self, "ordinal", bool(ordinal) and len(classes) > 2)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("LabelEncoding is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LabelEncoding) and (self.classes, self.ordinal) == (other.classes, other.ordinal)
+
+    def __hash__(self) -> int:
+        return hash((self.classes, self.ordinal))
+
+    def __repr__(self) -> str:
+        return f"LabelEncoding{self.classes!r}" + (" (ordinal)" if self.ordinal else "")
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def binary(self) -> bool:
+        """Two classes: a sigmoid head, a decision threshold, a positive-class score."""
+        return len(self.classes) == 2
+
+    @property
+    def negative(self) -> str:
+        return self.classes[0] if self.binary else self._binary_only("negative")
+
+    @property
+    def positive(self) -> str:
+        return self.classes[-1] if self.binary else self._binary_only("positive")
+
+    def _binary_only(self, what: str) -> str:
+        raise AttributeError(f"a {self.n_classes}-class encoding has no {what} class")
+
+    def to_dict(self) -> dict[str, Any]:
+        """labels.json's class entries: a binary model's are written as they always were."""
+        if self.binary:
+            return {"negative": self.negative, "positive": self.positive}
+        return {"classes": list(self.classes), "ordinal": self.ordinal}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LabelEncoding":
+        if "classes" in data:
+            classes = data["classes"]
+            if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
+                raise ValueError("'classes' must be a list of label values")
+            return cls(*classes, ordinal=data.get("ordinal") is True)
         return cls(negative=str(data["negative"]), positive=str(data["positive"]))
 
     def name(self, is_positive: bool) -> str:
+        """A binary model's label for a decision (score >= threshold)."""
         return self.positive if is_positive else self.negative
 
 
@@ -284,17 +339,53 @@ def _normalise_labels(labels: "Any", source: str) -> tuple["Any", list[str]]:
     return stripped, notes
 
 
-def choose_encoding(values: Sequence[str], positive_label: str | None, source: str) -> LabelEncoding:
-    """Decide which of the two label values is positive; refuse one or more than two classes."""
+def _numeric(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def choose_encoding(values: Sequence[str], positive_label: str | None, source: str, *,
+                    labels: Sequence[str] | None = None, ordinal: bool | None = None) -> LabelEncoding:
+    """The classes of a training file's label values, in a stable order.
+
+    Two values: which one is positive (data.positive_label, else a name such as "positive", else
+    the larger sorted value), as always. Three or more: `labels` (data.labels) gives the order;
+    else numeric labels ("1".."5") in numeric order, others sorted. Numeric labels are ordinal
+    unless `ordinal` (data.ordinal) says otherwise.
+    """
     distinct = sorted(set(values))
     if len(distinct) < 2:
         only = distinct[0] if distinct else "nothing"
         raise DataError(f"'{source}' has only one label value ({only!r}); a classifier needs two",
                         "Add examples of the other class")
-    if len(distinct) > 2:
-        shown = ", ".join(repr(v) for v in distinct[:6]) + (", ..." if len(distinct) > 6 else "")
-        raise DataError(f"'{source}' has {len(distinct)} label values ({shown}); only two classes are supported",
-                        "Map the labels to two values, or drop the extra classes")
+    if labels is not None:
+        missing = [v for v in distinct if v not in labels]
+        if missing:
+            shown = ", ".join(repr(v) for v in missing[:5])
+            raise DataError(f"'{source}' has label value(s) {shown} that data.labels does not list",
+                            "Add them to data.labels, or drop those rows")
+        unused = [v for v in labels if v not in distinct]
+        if unused:
+            raise DataError(f"data.labels lists {', '.join(repr(v) for v in unused[:5])}, which '{source}' "
+                            "never uses", "Remove it from data.labels, or add rows of that class")
+        classes = list(labels)
+    elif len(distinct) > 2:
+        numbers = [_numeric(v) for v in distinct]
+        classes = ([v for _, v in sorted(zip(numbers, distinct))] if all(n is not None for n in numbers)
+                   else distinct)
+    else:
+        classes = None
+    if classes is not None and len(classes) > 2:
+        if positive_label is not None:
+            log.warning("%s: data.positive_label is only used with two classes (there are %d)", source,
+                        len(classes))
+        numeric = all(_numeric(v) is not None for v in classes)
+        return LabelEncoding(*classes, ordinal=numeric if ordinal is None else ordinal)
+    if classes is not None:  # data.labels with two values: [negative, positive]
+        return LabelEncoding(*classes)
     if positive_label is not None:
         if positive_label not in distinct:
             raise DataError(f"positive label {positive_label!r} is not among the labels {distinct}",
@@ -325,8 +416,8 @@ def missing_texts(texts: "Any") -> tuple["Any", "Any"]:
 
 def _match_encoding(labels: "Any", encoding: LabelEncoding, source: str) -> "Any":
     """Spell labels as the model does when they differ only in letter case ('Positive' -> 'positive')."""
-    known = {encoding.positive.casefold(): encoding.positive, encoding.negative.casefold(): encoding.negative}
-    if len(known) < 2:
+    known = {c.casefold(): c for c in encoding.classes}
+    if len(known) < encoding.n_classes:
         return labels
     matched = labels.map(lambda v: known.get(v.casefold(), v))
     n = int((matched != labels).sum())
@@ -336,10 +427,13 @@ def _match_encoding(labels: "Any", encoding: LabelEncoding, source: str) -> "Any
 
 
 def load_labeled(path: str | Path, text_column: str, label_column: str, *,
-                 positive_label: str | None = None,
-                 encoding: LabelEncoding | None = None) -> LabeledData:
-    """Read texts and binary labels. With `encoding` (from a trained model) labels must match it."""
+                 positive_label: str | None = None, encoding: LabelEncoding | None = None,
+                 labels: Sequence[str] | None = None, ordinal: bool | None = None) -> LabeledData:
+    """Read texts and labels as class indices. Without `encoding` the classes come from the file
+    (choose_encoding, with `positive_label`, `labels` and `ordinal` from the data config); with it
+    (a trained model's) every label must be one of its classes."""
     source = str(path)
+    class_order = None if labels is None else [str(v) for v in labels]
     df = read_table(path, [text_column, label_column])
     texts, labels = df[text_column], df[label_column]
     multiline = int(texts.str.contains("\n", regex=False).sum())
@@ -365,15 +459,16 @@ def load_labeled(path: str | Path, text_column: str, label_column: str, *,
     for note in notes:
         log.warning(note)
     if encoding is None:
-        encoding = choose_encoding(labels.tolist(), positive_label, source)
+        encoding = choose_encoding(labels.tolist(), positive_label, source, labels=class_order, ordinal=ordinal)
     else:
         labels = _match_encoding(labels, encoding, source)
-        unknown = sorted(set(labels.unique()) - {encoding.positive, encoding.negative})
+        unknown = sorted(set(labels.unique()) - set(encoding.classes))
         if unknown:
             shown = ", ".join(repr(v) for v in unknown[:5])
+            known = ", ".join(repr(c) for c in encoding.classes[:8]) + (", ..." if encoding.n_classes > 8 else "")
             raise DataError(f"'{source}' has label value(s) {shown} the model was not trained on "
-                            f"(it knows {encoding.negative!r} and {encoding.positive!r})",
-                            "Use the same label values as the training data")
-    y = (labels == encoding.positive).to_numpy(dtype=np.int32)
+                            f"(it knows {known})", "Use the same label values as the training data")
+    index = {c: i for i, c in enumerate(encoding.classes)}
+    y = labels.map(index).to_numpy(dtype=np.int32)
     return LabeledData(texts=texts.tolist(), y=y, encoding=encoding, source=source,
                        skipped_empty=skipped_empty, skipped_no_label=skipped_no_label, notes=notes)

@@ -228,13 +228,21 @@ def _steps(placement: Placement, model: Any) -> tuple[Callable[[Any], Any], Call
     strategy, optimizer = placement.strategy, model.optimizer
     total = tf.distribute.ReduceOp.SUM
 
+    softmax = model.outputs[0].shape[-1] > 1  # K >= 3 classes (model.head)
+
     def batch_stats(batch: tuple[Any, ...], training: bool) -> tuple[Any, Any, Any]:
-        x, y = batch[0], tf.reshape(tf.cast(batch[1], tf.float32), (-1, 1))
-        p = model(x, training=training)
-        per_row = keras.losses.binary_crossentropy(y, p)  # what compile(loss="binary_crossentropy") uses
+        p = model(batch[0], training=training)
+        if softmax:  # what compile(loss="sparse_categorical_crossentropy") uses
+            y = tf.cast(tf.reshape(batch[1], (-1,)), tf.int32)
+            per_row = keras.losses.sparse_categorical_crossentropy(y, p)
+            hit = tf.equal(tf.argmax(p, axis=-1, output_type=tf.int32), y)
+        else:
+            y = tf.reshape(tf.cast(batch[1], tf.float32), (-1, 1))
+            per_row = keras.losses.binary_crossentropy(y, p)  # what compile(loss="binary_crossentropy") uses
+            hit = tf.equal(tf.cast(p > 0.5, tf.float32), y)
         if len(batch) > 2:
             per_row = per_row * tf.cast(batch[2], per_row.dtype)
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.cast(p > 0.5, tf.float32), y), tf.float32))
+        correct = tf.reduce_sum(tf.cast(hit, tf.float32))
         return per_row, correct, tf.cast(tf.shape(y)[0], tf.float32)
 
     def train_replica(batch: tuple[Any, ...]) -> Any:

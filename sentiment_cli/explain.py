@@ -3,6 +3,8 @@
 For each distinct word the model sees, score the review again with that word masked; the word's
 effect is `score(review) - score(review without it)`, on the calibrated probability of the positive
 class. A positive effect means the word pushes toward positive, a negative one toward negative.
+For a model of K >= 3 classes the score is the probability of the class the review is labelled
+with: "positive" words push toward that class, "negative" ones away from it.
 All masked variants and the unmasked review go into ONE call to the predictor (the light ONNX path
 when exported), so explaining costs one batch, not one call per word, and the reference score
 comes from the same batch as the variants.
@@ -79,6 +81,8 @@ def explain(predictor: Any, text: str, k: int = 5) -> dict[str, list[dict[str, A
             variants.append([i for pos, i in enumerate(ids) if pos not in drop])
         x = pad_sequences(variants, width, padding=tok.padding, truncating=tok.truncating)
     p = predictor.score_ids(x)  # the one inference call
+    if p.ndim == 2:  # K >= 3 classes: effects on the probability of the class the review gets
+        p = p[:, int(np.argmax(p[0]))]
     effects = p[0] - p[1:]
 
     order = np.argsort(-effects, kind="stable")

@@ -113,17 +113,56 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (n, K) logits (or log-probabilities)."""
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def log_proba(p: np.ndarray) -> np.ndarray:
+    """Log-probabilities of (n, K) class probabilities: the logits softmax turns back into `p`."""
+    return np.log(np.clip(np.asarray(p, dtype=np.float64), EPS, 1.0))
+
+
+def predicted_classes(p: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Class indices: score >= threshold for a binary model's (n,) scores, argmax of (n, K) ones."""
+    p = np.asarray(p)
+    return (p >= threshold).astype(int) if p.ndim == 1 else p.argmax(axis=1)
+
+
+def evaluation_report(y: np.ndarray, p: np.ndarray, encoding: Any, threshold: float = 0.5) -> dict[str, Any]:
+    """The report for a model's classes: classification_report for two (scores and a threshold),
+    multiclass_report for K >= 3 ((n, K) probabilities, argmax)."""
+    if encoding.binary:
+        return classification_report(y, p, threshold)
+    return multiclass_report(y, p, list(encoding.classes), ordinal=encoding.ordinal)
+
+
 def apply_temperature(p: np.ndarray, temperature: float) -> np.ndarray:
-    """Rescale probabilities by a temperature on the logit scale (1.0 is the identity)."""
+    """Rescale probabilities by a temperature on the logit scale (1.0 is the identity): sigmoid of
+    logit(p) / T for (n,) scores, softmax of log(p) / T for (n, K) probabilities."""
     if temperature == 1.0:
         return np.asarray(p)
+    if np.ndim(p) == 2:
+        return softmax(log_proba(p) / temperature)
     return 1.0 / (1.0 + np.exp(-logit(p) / temperature))
 
 
 def fit_temperature(y: np.ndarray, p: np.ndarray) -> float:
-    """Temperature T minimising the log-loss of sigmoid(logit(p)/T) on (y, p) (Guo et al., 2017)."""
+    """Temperature T minimising the log-loss of sigmoid(logit(p)/T) on (y, p) (Guo et al., 2017);
+    for (n, K) probabilities, of softmax(log(p)/T)."""
     from scipy.optimize import minimize_scalar
 
+    if np.ndim(p) == 2:
+        z2, rows, cols = log_proba(p), np.arange(len(y)), np.asarray(y, dtype=int)
+
+        def nll(log_t: float) -> float:
+            q = softmax(z2 / math.exp(log_t))
+            return float(-np.mean(np.log(np.clip(q[rows, cols], EPS, 1.0))))
+
+        res = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded")
+        return float(math.exp(res.x))
     z = logit(p)
     y = np.asarray(y, dtype=np.float64)
 
@@ -214,6 +253,12 @@ def multiclass_report(y: np.ndarray, proba: np.ndarray, classes: list[str], ordi
         report["macro_mae"] = float(np.mean([err[y == c].mean() for c in np.flatnonzero(present)]))
         report["off_by_one_accuracy"] = float(np.mean(err <= 1))
     return report
+
+
+def top_label_ece(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:
+    """ECE of the top label: its probability against whether it is right (multiclass_report's "ece")."""
+    y, proba = _check_multiclass(y, proba)
+    return expected_calibration_error(proba.argmax(axis=1) == y, proba.max(axis=1), bins)
 
 
 def top_label_reliability_bins(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> list[dict[str, float]]:

@@ -1,5 +1,5 @@
-"""The classifier: Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid), optionally
-beside a linear n-gram branch (wide & deep). No I/O.
+"""The classifier: Embedding -> recurrent layer(s) -> pooling -> Dense(1, sigmoid) for two classes,
+Dense(K, softmax) for K >= 3 (`head`), optionally beside a linear n-gram branch (wide & deep). No I/O.
 
 One function builds every architecture the configs name (SimpleRNN, GRU, LSTM; bidirectional;
 stacked) so that comparisons differ only in the config. Pooling over time (max/avg) instead of the
@@ -87,10 +87,29 @@ def _recurrent_trunk(cfg: ModelConfig, inputs: Any, *, vocab_size: int, seed: in
     return x
 
 
+def head_units(n_classes: int) -> int:
+    """Outputs of the model's last layer: one sigmoid score for two classes, K softmax ones above."""
+    return 1 if n_classes == 2 else n_classes
+
+
+def head(n_classes: int, name: str = "predictions") -> Any:
+    """The output layer for `n_classes`, float32 even under mixed precision (a float16 sigmoid or
+    softmax saturates and breaks the loss)."""
+    from keras import layers
+
+    return layers.Dense(head_units(n_classes), activation="sigmoid" if n_classes == 2 else "softmax",
+                        dtype="float32", name=name)
+
+
+def loss_name(n_classes: int) -> str:
+    """The loss for class-index labels: binary for the sigmoid head, sparse categorical for softmax."""
+    return "binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"
+
+
 def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | None = None,
-                embedding: np.ndarray | None = None) -> Any:
+                embedding: np.ndarray | None = None, n_classes: int = 2) -> Any:
     """The recurrent classifier: an uncompiled keras.Model taking int32 id rows of any length
-    (`padding`: tokenizer.padding), ending in Dense(1, sigmoid).
+    (`padding`: tokenizer.padding), ending in `head(n_classes)`.
 
     `embedding` (vocab_size x embedding_dim, e.g. from word_vectors.ppmi_svd) replaces the initial
     embedding rows that are not all zero; the others keep Keras' random init.
@@ -100,8 +119,7 @@ def build_model(cfg: ModelConfig, *, vocab_size: int, seed: int, padding: str | 
 
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = _recurrent_trunk(cfg, inputs, vocab_size=vocab_size, seed=seed, padding=padding)
-    # float32 output even under mixed precision: a float16 sigmoid saturates and breaks the loss.
-    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(x)
+    outputs = head(n_classes)(x)
     model = keras.Model(inputs, outputs, name=f"sentiment_{cfg.cell}")
     if embedding is not None:
         layer = model.get_layer("embedding")
@@ -120,10 +138,13 @@ def build_wide_deep(cfg: ModelConfig, recurrent: Any, *, vocab_size: int, seed: 
 
     Inputs: token_ids (the recurrent branch's rows), ngram_ids and ngram_weights (ngrams.py, from
     the same rows). The wide logit is sum_j weight_j * wide_weights[id_j] (an Embedding of one
-    column per n-gram, dotted with the TF-IDF values); the recurrent logit is the trained model's
+    row per n-gram, dotted with the TF-IDF values); the recurrent logit is the trained model's
     output layer before its sigmoid; `combiner` = (kernel (2, 1), bias (1,)) of the final
     Dense(1, sigmoid) over [wide logit, recurrent logit], fitted on the validation split
-    (training.fit_combiner). Built outside any distribution scope, weights copied by layer name.
+    (training.fit_combiner). With K >= 3 classes every logit is a vector of K: `wide_weights` is
+    (n-grams, K), the recurrent model's softmax layer becomes K logits, and the combiner is a
+    Dense(K, softmax) over the 2K of them (kernel (2K, K)). Built outside any distribution scope,
+    weights copied by layer name.
     """
     import keras
     from keras import layers
@@ -131,21 +152,24 @@ def build_wide_deep(cfg: ModelConfig, recurrent: Any, *, vocab_size: int, seed: 
     tokens = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     ngram_ids = keras.Input(shape=(None,), dtype="int32", name="ngram_ids")
     ngram_weights = keras.Input(shape=(None,), dtype="float32", name="ngram_weights")
+    wide_weights = np.asarray(wide_weights, dtype=np.float32)
+    k = 1 if wide_weights.ndim == 1 else wide_weights.shape[1]  # logits per branch
+    n_classes = 2 if k == 1 else k
     deep = _recurrent_trunk(cfg, tokens, vocab_size=vocab_size, seed=seed, padding=padding)
-    deep = layers.Dense(1, dtype="float32", name="recurrent_logit")(deep)
-    table = layers.Embedding(len(wide_weights), 1, name="wide_weights")(ngram_ids)
+    deep = layers.Dense(k, dtype="float32", name="recurrent_logit")(deep)
+    table = layers.Embedding(len(wide_weights), k, name="wide_weights")(ngram_ids)
     wide = layers.Dot(axes=1, name="wide_logit")([ngram_weights, table])
     both = layers.Concatenate(name="logits")([wide, deep])
-    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="predictions")(both)
+    outputs = head(n_classes)(both)
     model = keras.Model([tokens, ngram_ids, ngram_weights], outputs, name=f"sentiment_wide_{cfg.cell}")
     for layer in recurrent.layers:
         if layer.weights:
             target = "recurrent_logit" if layer.name == "predictions" else layer.name
             model.get_layer(target).set_weights([np.asarray(w) for w in layer.get_weights()])
-    model.get_layer("wide_weights").set_weights([np.asarray(wide_weights, dtype=np.float32).reshape(-1, 1)])
+    model.get_layer("wide_weights").set_weights([wide_weights.reshape(-1, k)])
     kernel, bias = combiner
-    model.get_layer("predictions").set_weights([np.asarray(kernel, np.float32).reshape(2, 1),
-                                                np.asarray(bias, np.float32).reshape(1)])
+    model.get_layer("predictions").set_weights([np.asarray(kernel, np.float32).reshape(2 * k, k),
+                                                np.asarray(bias, np.float32).reshape(k)])
     return model
 
 
@@ -160,9 +184,8 @@ def make_optimizer(cfg: TrainingConfig) -> Any:
     return classes[cfg.optimizer](**kwargs)
 
 
-def compile_model(model: Any, cfg: TrainingConfig) -> Any:
-    model.compile(optimizer=make_optimizer(cfg), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+def compile_model(model: Any, cfg: TrainingConfig, n_classes: int = 2) -> Any:
+    model.compile(optimizer=make_optimizer(cfg), loss=loss_name(n_classes), metrics=["accuracy"])
     return model
 
 

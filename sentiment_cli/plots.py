@@ -68,20 +68,27 @@ def learning_curves(path: Path, history: dict[str, list[float]]) -> str:
     return _save(fig, path)
 
 
-def confusion(path: Path, y: np.ndarray, p: np.ndarray, threshold: float) -> str:
+def confusion(path: Path, y: np.ndarray, p: np.ndarray, threshold: float,
+              classes: list[str] | None = None) -> str:
+    """K x K counts: binary scores at `threshold`, (n, K) probabilities by argmax (`classes` names them)."""
     from sklearn.metrics import confusion_matrix
 
+    from sentiment_cli.metrics import predicted_classes
+
     plt = _pyplot()
-    cm = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1])
-    fig, ax = plt.subplots(figsize=(4, 4))
+    names = classes if classes is not None and np.ndim(p) == 2 else ["negative", "positive"]
+    k = len(names)
+    cm = confusion_matrix(y, predicted_classes(p, threshold), labels=list(range(k)))
+    size = max(4.0, 0.6 * k + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
         ax.text(j, i, str(v), ha="center", va="center", color="black")
-    ax.set_xticks([0, 1], ["negative", "positive"])
-    ax.set_yticks([0, 1], ["negative", "positive"])
+    ax.set_xticks(list(range(k)), names, rotation=45 if k > 3 else 0)
+    ax.set_yticks(list(range(k)), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"threshold {threshold:.2f}")
+    ax.set_title(f"threshold {threshold:.2f}" if k == 2 else "most probable class")
     return _save(fig, path)
 
 
@@ -110,6 +117,8 @@ def reliability(path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10) -> str
     from sentiment_cli.metrics import expected_calibration_error, reliability_bins
 
     plt = _pyplot()
+    if np.ndim(p) == 2:  # K classes: top-label confidence against accuracy
+        y, p = (p.argmax(axis=1) == y).astype(float), p.max(axis=1)
     rows = [r for r in reliability_bins(y, p, bins) if r["n"]]
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
@@ -122,14 +131,17 @@ def reliability(path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10) -> str
 
 
 def training_plots(directory: Path, history: dict[str, list[float]], y: np.ndarray, p: np.ndarray,
-                   threshold: float) -> list[str]:
-    """Learning curves plus validation-split confusion, ROC and PR curves."""
+                   threshold: float, classes: list[str] | None = None) -> list[str]:
+    """Learning curves plus validation-split confusion, ROC and PR curves (ROC and PR: binary only)."""
     out = [learning_curves(directory / "learning_curves.png", history),
-           confusion(directory / "confusion_matrix.png", y, p, threshold)]
-    return out + roc_pr(directory, y, p)
+           confusion(directory / "confusion_matrix.png", y, p, threshold, classes)]
+    return out + (roc_pr(directory, y, p) if np.ndim(p) == 1 else [])
 
 
-def evaluation_plots(directory: Path, y: np.ndarray, p: np.ndarray, threshold: float) -> list[str]:
-    """Confusion matrix, ROC, PR and reliability diagram for an evaluated file."""
-    out = [confusion(directory / "confusion_matrix.png", y, p, threshold)]
-    return out + roc_pr(directory, y, p) + [reliability(directory / "reliability.png", y, p)]
+def evaluation_plots(directory: Path, y: np.ndarray, p: np.ndarray, threshold: float,
+                     classes: list[str] | None = None) -> list[str]:
+    """Confusion matrix, ROC, PR and reliability diagram for an evaluated file (K >= 3 classes:
+    the K x K confusion matrix and the top-label reliability diagram)."""
+    out = [confusion(directory / "confusion_matrix.png", y, p, threshold, classes)]
+    return (out + (roc_pr(directory, y, p) if np.ndim(p) == 1 else [])
+            + [reliability(directory / "reliability.png", y, p)])

@@ -50,6 +50,9 @@ class Decision:
         return decision
 
     def to_dict(self) -> dict[str, Any]:
+        """labels.json's decision entries; a K >= 3 model has no threshold (the top class wins)."""
+        if not self.encoding.binary:
+            return {**self.encoding.to_dict(), "temperature": self.temperature}
         return {**self.encoding.to_dict(), "threshold": self.threshold, "temperature": self.temperature}
 
 
@@ -60,11 +63,21 @@ def check_labels(path: Path, data: dict[str, Any]) -> None:
     def bad(key: str, why: str) -> ArtifactError:
         return ArtifactError(f"'{path}' has {key}={data.get(key)!r}, {why}", "Restore labels.json or re-train the model")
 
-    for key in ("negative", "positive"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            raise bad(key, "not a label value (a non-empty string)")
-    if data["negative"] == data["positive"]:
-        raise bad("positive", "the same as the negative label")
+    if "classes" in data:
+        classes = data["classes"]
+        if (not isinstance(classes, list) or len(classes) < 3
+                or not all(isinstance(c, str) and c for c in classes)):
+            raise bad("classes", "not a list of three or more label values")
+        if len(set(classes)) != len(classes):
+            raise bad("classes", "listing a label value twice")
+        if "ordinal" in data and not isinstance(data["ordinal"], bool):
+            raise bad("ordinal", "not true or false")
+    else:
+        for key in ("negative", "positive"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise bad(key, "not a label value (a non-empty string)")
+        if data["negative"] == data["positive"]:
+            raise bad("positive", "the same as the negative label")
     for key, default in (("threshold", 0.5), ("temperature", 1.0)):
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -106,7 +119,7 @@ def trimming_is_exact(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray, 
     """
     if len(x) == 0:
         return False
-    full = np.asarray(score(x)).reshape(-1)
+    full = np.asarray(score(x)).reshape(-1)  # K scores per row are compared row-major, group by group
     parts = [np.asarray(score(np.ascontiguousarray(trim_padding(x[i:i + group], padding)))).reshape(-1)
              for i in range(0, len(x), group)]
     return bool(np.max(np.abs(np.concatenate(parts) - full)) <= tolerance)
@@ -135,11 +148,11 @@ def onnx_runner(path: Path, threads: int, features: NgramFeatures | None = None,
                             f"directory's {artifacts.FEATURES}", "Restore the model directory or re-train the model")
     if features is None:
         name = names[0]
-        return lambda x: session.run(None, {name: x})[0].reshape(-1)
+        return lambda x: as_scores(session.run(None, {name: x})[0], len(x))
 
     def run(x: np.ndarray) -> np.ndarray:
         inputs = model_inputs(x, features)
-        return session.run(None, {n: inputs[n] for n in names})[0].reshape(-1)
+        return as_scores(session.run(None, {n: inputs[n] for n in names})[0], len(x))
 
     return run
 
@@ -162,8 +175,17 @@ def keras_runner(path: Path, features: NgramFeatures | None = None,
             model = load_keras_model(tmp / path.name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return lambda x: np.asarray(model.predict(model_inputs(x, features), batch_size=len(x) or 1,
-                                              verbose=0)).reshape(-1)
+    return lambda x: as_scores(model.predict(model_inputs(x, features), batch_size=len(x) or 1, verbose=0),
+                               len(x))
+
+
+def as_scores(out: Any, n: int) -> np.ndarray:
+    """A model's output for `n` rows: (n,) positive-class scores from the sigmoid head, (n, K)
+    class probabilities from the softmax one."""
+    out = np.asarray(out)
+    width = out.shape[-1] if out.ndim == 2 else 1
+    out = out.reshape(n, width)
+    return out.reshape(-1) if width == 1 else out
 
 
 def _features(files: artifacts.ModelFiles) -> NgramFeatures | None:
@@ -335,10 +357,22 @@ class Predictor:
     def maxlen(self) -> int:
         return int(self.tokenizer.maxlen or 0)
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.decision.encoding.classes
+
+    @property
+    def binary(self) -> bool:
+        return self.decision.encoding.binary
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros(0 if self.binary else (0, len(self.classes)), dtype=np.float64)
+
     def score_ids(self, x: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities for already-encoded rows, clipped to [0, 1]."""
+        """Calibrated probabilities for already-encoded rows, clipped to [0, 1]: the positive
+        class's (n,) for a binary model, (n, K) in `classes` order for K >= 3."""
         if len(x) == 0:
-            return np.zeros(0, dtype=np.float64)
+            return self._empty()
         if not self.trim_padding:
             p = self._run(np.ascontiguousarray(x, dtype=np.int32)).astype(np.float64)
         elif self.backend != "onnx" or len(x) <= LENGTH_GROUP:
@@ -355,7 +389,7 @@ class Predictor:
         """
         padding = self.tokenizer.padding
         order = np.argsort(row_lengths(x, padding), kind="stable")
-        p = np.empty(len(x), dtype=np.float64)
+        p = np.empty(len(x) if self.binary else (len(x), len(self.classes)), dtype=np.float64)
         for i in range(0, len(x), LENGTH_GROUP):
             rows = order[i:i + LENGTH_GROUP]
             p[rows] = self._run(np.ascontiguousarray(trim_padding(x[rows], padding), dtype=np.int32))
@@ -369,13 +403,20 @@ class Predictor:
         x, lengths = self.tokenizer.encode_with_lengths(texts)
         return self.score_ids(x), lengths
 
-    def label(self, p: float, threshold: float | None = None) -> str:
+    def label(self, p: Any, threshold: float | None = None) -> str:
+        """The label of one text's score (binary) or class probabilities (K >= 3: the most probable)."""
+        if not self.binary:
+            return self.classes[int(np.argmax(p))]
         t = self.decision.threshold if threshold is None else threshold
         return self.decision.encoding.name(p >= t)
 
     def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[dict[str, Any]]:
-        """One {'text', 'label', 'score'} record per text, in order."""
+        """One {'text', 'label', 'score'} record per text, in order; K >= 3: {'text', 'label',
+        'scores': {class: probability}}."""
         p = self.predict_proba(texts)
+        if not self.binary:
+            return [{"text": t, "label": self.label(row), "scores": dict(zip(self.classes, map(float, row)))}
+                    for t, row in zip(texts, p)]
         return [{"text": t, "label": self.label(s, threshold), "score": float(s)} for t, s in zip(texts, p)]
 
 

@@ -13,6 +13,10 @@ from typing import Any, Iterable, Iterator, TextIO
 
 METRIC_ROWS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "brier", "ece")
 CSV_FIELDS = ("id", "text", "label", "score", "confidence", "status")
+# A K >= 3 model's records: no positive-class score; one p_<class> column per class after these.
+MULTICLASS_CSV_FIELDS = ("id", "text", "label", "confidence", "status")
+MULTICLASS_ROWS = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_recall", "log_loss", "brier",
+                   "ece", "mae", "macro_mae", "off_by_one_accuracy")
 OPTIONAL_CSV_FIELDS = ("true_label",)  # a column only when the records carry it
 
 
@@ -20,8 +24,34 @@ def _num(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def format_multiclass(report: dict[str, Any]) -> str:
+    """A K >= 3 model's evaluation: summary metrics, per-class scores, the K x K confusion matrix."""
+    lines = [f"{name:<20} {_num(report.get(name))}" for name in MULTICLASS_ROWS if name in report]
+    lines += [f"{'n':<20} {report['n']}", f"{'truncated':<20} {report.get('truncated', 0)}"]
+    classes = list(report["per_class"])
+    width = max([len(c) for c in classes] + [5]) + 2
+    lines += ["", f"{'class':<{width}} precision  recall     f1         support"]
+    for c, row in report["per_class"].items():
+        lines.append(f"{c:<{width}} {_num(row['precision']):<10} {_num(row['recall']):<10} {_num(row['f1']):<10} "
+                     f"{row['support']}")
+    cm = report["confusion_matrix"]
+    cell = max([len(str(v)) for r in cm for v in r] + [len(c) for c in classes]) + 2
+    lines += ["", "confusion matrix (rows: true, columns: predicted)",
+              " " * width + "".join(f"{c:>{cell}}" for c in classes)]
+    lines += [f"{c:<{width}}" + "".join(f"{v:>{cell}}" for v in r) for c, r in zip(classes, cm)]
+    if "slices" in report:
+        lines += ["", "slice                          n        accuracy"]
+        for row in report["slices"]:
+            lines.append(f"{row['slice']:<30} {row['n']:<8} {_num(row['accuracy'])}")
+    if "plots" in report:
+        lines += ["", "plots: " + ", ".join(report["plots"])]
+    return "\n".join(lines) + "\n"
+
+
 def format_evaluation(report: dict[str, Any]) -> str:
     """A human-readable table of an `api.evaluate` report."""
+    if "per_class" in report:
+        return format_multiclass(report)
     lines = [f"{name:<18} {_num(report.get(name))}" for name in METRIC_ROWS]
     lines += [f"{'n':<18} {report['n']}", f"{'threshold':<18} {report['threshold']:.4f}",
               f"{'truncated':<18} {report.get('truncated', 0)}"]
@@ -48,7 +78,8 @@ def format_evaluation(report: dict[str, Any]) -> str:
 def _text_line(record: dict[str, Any]) -> str:
     if record["status"] != "ok":
         return "-\t-"
-    line = f"{record['label']}\t{record['score']:.4f}"
+    # label and the positive-class score (binary), or label and its probability (K >= 3)
+    line = f"{record['label']}\t{record['score'] if 'scores' not in record else record['confidence']:.4f}"
     if "explanation" in record:
         exp = record["explanation"]
         pos = " ".join(f"{t['token']}({t['effect']:+.3f})" for t in exp["positive"])
@@ -92,10 +123,13 @@ class RecordWriter:
     `progress` shows a running count on stderr; the caller enables it only for a terminal.
     """
 
-    def __init__(self, out: TextIO, fmt: str, progress: bool = False) -> None:
+    def __init__(self, out: TextIO, fmt: str, progress: bool = False,
+                 classes: tuple[str, ...] | None = None) -> None:
         self.out = out
         self.fmt = fmt
         self.progress = progress
+        # A K >= 3 model's classes: CSV then has p_<class> columns instead of score.
+        self.classes = tuple(classes) if classes is not None and len(classes) > 2 else None
         self._fields: tuple[str, ...] | None = None  # CSV columns, fixed by the first record
         # JSON that an ASCII or cp1252 stdout can hold: \u escapes are exact, unlike "backslashreplace".
         encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("_", "-")
@@ -129,9 +163,15 @@ class RecordWriter:
             write_json_line(self.out, record, ascii=self._ascii)
         elif self.fmt == "csv":
             if self._fields is None:
-                self._fields = CSV_FIELDS + tuple(k for k in OPTIONAL_CSV_FIELDS if k in record)
-                self.out.write(csv_line(self._fields))
-            write_csv_line(self.out, [_csv_value(record.get(k)) for k in self._fields])
+                base = CSV_FIELDS if self.classes is None else MULTICLASS_CSV_FIELDS
+                self._fields = base + tuple(k for k in OPTIONAL_CSV_FIELDS if k in record)
+                columns = self._fields + tuple(f"p_{c}" for c in self.classes or ())
+                self.out.write(csv_line(columns))
+            values = [_csv_value(record.get(k)) for k in self._fields]
+            if self.classes is not None:
+                scores = record.get("scores") or {}
+                values += [_csv_value(scores.get(c)) for c in self.classes]
+            write_csv_line(self.out, values)
         else:
             self.out.write(_text_line(record) + "\n")
 

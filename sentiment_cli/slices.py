@@ -46,7 +46,9 @@ def slice_report(texts: Sequence[str], y: np.ndarray, p: np.ndarray, n_tokens: n
     """
     y = np.asarray(y, dtype=int)
     n_tokens = np.asarray(n_tokens)
-    correct = (np.asarray(p, dtype=float) >= threshold).astype(int) == y
+    from sentiment_cli.metrics import predicted_classes
+
+    correct = predicted_classes(np.asarray(p, dtype=float), threshold) == y  # (n, K) scores: argmax
     rows: list[dict[str, Any]] = []
     if len(y):
         edges = np.quantile(n_tokens, [0.25, 0.5, 0.75])

@@ -26,7 +26,8 @@ import numpy as np
 from sentiment_cli.config import Config
 from sentiment_cli.data import LabeledData
 from sentiment_cli import auto
-from sentiment_cli.metrics import apply_temperature, choose_threshold, fit_temperature, logit
+from sentiment_cli.metrics import (apply_temperature, choose_threshold, fit_temperature, log_proba, logit,
+                                   predicted_classes, softmax)
 from sentiment_cli.ngrams import NgramFeatures, Rows, model_inputs
 from sentiment_cli.tokenizer import Tokenizer
 
@@ -100,12 +101,12 @@ def split_validation(data: LabeledData, fraction: float, seed: int) -> tuple[lis
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(data))
-    counts = np.bincount(data.y, minlength=2)
+    counts = np.bincount(data.y, minlength=data.encoding.n_classes)
     n_val = int(round(len(idx) * fraction))
     if counts.min() < 2 or n_val < 2 or len(idx) - n_val < 2:
         from sentiment_cli.errors import DataError
 
-        raise DataError(f"'{data.source}' has too few rows per class ({counts[0]} / {counts[1]}) "
+        raise DataError(f"'{data.source}' has too few rows per class ({' / '.join(map(str, counts))}) "
                         f"for a validation split of {fraction}", "Add more rows or change training.validation_split")
     tr, va = train_test_split(idx, test_size=n_val, stratify=data.y, random_state=seed)
     return sorted(tr.tolist()), sorted(va.tolist())
@@ -214,13 +215,19 @@ def unlabeled_sequences(cfg: Config, tokenizer: Tokenizer, paths: Sequence[str]
     return sequences, {"files": list(paths), "texts": len(sequences), "tokens": tokens, "used": True}
 
 
-def class_weights(y: np.ndarray, mode: str) -> np.ndarray | None:
-    """Per-row weights n / (2 * n_class) for 'balanced', as scikit-learn defines it."""
+def class_weights(y: np.ndarray, mode: str, n_classes: int = 2) -> np.ndarray | None:
+    """Per-row weights n / (K * n_class) for 'balanced', as scikit-learn defines it."""
     if mode != "balanced":
         return None
-    counts = np.bincount(y, minlength=2).astype(float)
-    w = len(y) / (2.0 * counts)
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    w = len(y) / (float(n_classes) * np.maximum(counts, 1.0))
     return w[y].astype(np.float32)
+
+
+def _scores(out: Any) -> np.ndarray:
+    """A model's output as scores: (n,) for the sigmoid head, (n, K) for softmax (model.head)."""
+    out = np.asarray(out, dtype=np.float64)
+    return out.reshape(-1) if out.ndim < 2 or out.shape[-1] == 1 else out.reshape(len(out), -1)
 
 
 def predict_proba(model: Any, x: np.ndarray, features: NgramFeatures | None = None,
@@ -228,15 +235,19 @@ def predict_proba(model: Any, x: np.ndarray, features: NgramFeatures | None = No
     """Keras scores of id rows `x`; with `features`, for a wide & deep model (inputs per chunk, so
     the n-gram arrays are as wide as each chunk needs, not as the widest row of all)."""
     if features is None:
-        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(-1)
+        return _scores(model.predict(x, batch_size=batch_size, verbose=0))
     chunk = 4 * batch_size
-    parts = [np.asarray(model.predict(model_inputs(x[i:i + chunk], features), batch_size=batch_size, verbose=0),
-                        dtype=np.float64).reshape(-1) for i in range(0, len(x), chunk)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
+    parts = [_scores(model.predict(model_inputs(x[i:i + chunk], features), batch_size=batch_size, verbose=0))
+             for i in range(0, len(x), chunk)]
+    if not parts:
+        width = model.outputs[0].shape[-1]
+        return np.zeros(0 if width == 1 else (0, width), dtype=np.float64)
+    return np.concatenate(parts)
 
 
 def predict_texts(result: "TrainOutput", texts: list[str]) -> np.ndarray:
-    """Calibrated positive-class probabilities of a finished run's model for raw `texts` (bench/, tests)."""
+    """Calibrated probabilities of a finished run's model for raw `texts` (bench/, tests): the
+    positive class's (n,) for two classes, (n, K) for more."""
     return apply_temperature(predict_proba(result.model, result.tokenizer.encode(texts), result.features),
                              result.temperature)
 
@@ -248,7 +259,8 @@ def predict_parts(result: "TrainOutput", texts: list[str]) -> dict[str, np.ndarr
     out = {"combined": predict_proba(result.model, x, result.features)}
     if result.features is not None:
         coef, intercept = result.wide.weights
-        out["wide"] = _sigmoid(np.asarray(result.features.to_csr(x) @ coef).reshape(-1) + intercept)
+        z = np.asarray(result.features.to_csr(x) @ coef)
+        out["wide"] = _sigmoid(z.reshape(-1) + intercept) if coef.ndim == 1 else softmax(z + intercept)
         out["recurrent"] = predict_proba(result.recurrent, model_inputs(x, result.features)["token_ids"])
     return out
 
@@ -268,19 +280,20 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
 
 @dataclass
 class WideFit:
-    """The wide branch's logistic regression: one weight per n-gram column (column 0 is padding)."""
+    """The wide branch's logistic regression: one weight per n-gram column (column 0 is padding);
+    with K >= 3 classes one per column and class (coef (columns, K), intercept (K,)), one-vs-rest."""
 
     features: NgramFeatures
     coef: np.ndarray
-    intercept: float
+    intercept: Any  # float, or (K,)
     c: float
     val_logits: np.ndarray  # x_va @ coef, without the intercept (the combiner has its own bias)
     val_accuracy: float
     final_coef: np.ndarray | None = None  # refitted on training + validation rows (model.wide_refit)
-    final_intercept: float = 0.0
+    final_intercept: Any = 0.0
 
     @property
-    def weights(self) -> tuple[np.ndarray, float]:
+    def weights(self) -> tuple[np.ndarray, Any]:
         """The (coef, intercept) the saved model carries: the refit when there is one."""
         return (self.coef, self.intercept) if self.final_coef is None else (self.final_coef, self.final_intercept)
 
@@ -313,7 +326,7 @@ def choose_wide_c(fit: Callable[[float, Any, np.ndarray], tuple[np.ndarray, floa
 
     if a_tr.shape[0] > WIDE_CV_ROWS:
         return WIDE_C_LARGE
-    if np.bincount(y_tr).min() >= WIDE_CV_FOLDS:
+    if np.bincount(y_tr).min() >= WIDE_CV_FOLDS:  # every class in every fold
         splits = list(StratifiedKFold(WIDE_CV_FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y_tr)), y_tr))
         folds = [(a_tr[tr], y_tr[tr], a_tr[te], y_tr[te]) for tr, te in splits]
     else:
@@ -323,18 +336,26 @@ def choose_wide_c(fit: Callable[[float, Any, np.ndarray], tuple[np.ndarray, floa
         y_all, z_all = [], []
         for a, y, a_te, y_te in folds:
             coef, intercept = fit(c, a, y)
-            z_all.append(np.asarray(a_te @ coef).reshape(-1) + intercept)
+            z = np.asarray(a_te @ coef)
+            z_all.append((z.reshape(-1) if np.ndim(coef) == 1 else z) + intercept)
             y_all.append(y_te)
-        y_cat, p_cat = np.concatenate(y_all), _sigmoid(np.concatenate(z_all))
-        scores[c] = (float(np.mean((p_cat >= 0.5) == y_cat)), -_log_loss(y_cat, p_cat))
+        y_cat, z_cat = np.concatenate(y_all), np.concatenate(z_all)
+        if z_cat.ndim == 1:
+            p_cat = _sigmoid(z_cat)
+            scores[c] = (float(np.mean((p_cat >= 0.5) == y_cat)), -_log_loss(y_cat, p_cat))
+        else:  # one-vs-rest logits: the class of the largest, log loss of their softmax
+            q = softmax(z_cat)[np.arange(len(y_cat)), y_cat]
+            scores[c] = (float(np.mean(z_cat.argmax(axis=1) == y_cat)), float(np.mean(np.log(np.clip(q, 1e-7, 1)))))
     return max(WIDE_C_GRID, key=lambda c: scores[c])
 
 
 def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.ndarray, *,
-             vocab_size: int, oov_id: int | None) -> WideFit:
+             vocab_size: int, oov_id: int | None, n_classes: int | None = None) -> WideFit:
     """TF-IDF n-grams of the training texts (id rows or id sequences), scaled by NB log-count ratios
     for model.wide=nb_tfidf, then L2 logistic regression (liblinear), its C from choose_wide_c
-    unless model.wide_c is a number. The scaling folds into the weights."""
+    unless model.wide_c is a number. The scaling folds into the weights. With K >= 3 classes, one
+    such model per class against the rest, each with its own NB ratios (NBSVM's multi-class
+    recipe): K logits, their softmax the branch's probabilities."""
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
@@ -344,8 +365,9 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
                              max_features=m.wide_max_features).fit(x_tr)
     a_tr, a_va = features.to_csr(x_tr), features.to_csr(x_va)
     y_tr, y_va = np.asarray(y_tr).astype(int), np.asarray(y_va).astype(int)
+    n_classes = int(max(y_tr.max(initial=0), y_va.max(initial=0))) + 1 if n_classes is None else n_classes
 
-    def fit(c: float, a: Any, y: np.ndarray) -> tuple[np.ndarray, float]:
+    def fit_binary(c: float, a: Any, y: np.ndarray) -> tuple[np.ndarray, float]:
         """(weights per column, intercept) of the model on raw TF-IDF rows `a`; the NB scaling is
         computed from `a` and `y` alone, so cross-validation folds never see their test rows' labels."""
         scale = nb_ratios(a, y) if m.wide == "nb_tfidf" else np.ones(a.shape[1])
@@ -355,11 +377,29 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
         clf.fit(a @ diags(scale), y)
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
+    def fit(c: float, a: Any, y: np.ndarray) -> tuple[np.ndarray, Any]:
+        if n_classes == 2:
+            return fit_binary(c, a, y)
+        if balanced is None:
+            parts = [fit_binary(c, a, (y == k).astype(int)) for k in range(n_classes)]
+        else:  # each class against the rest, weighted as the K-class balanced weights weigh them
+            parts = [_fit_weighted(c, a, y, k) for k in range(n_classes)]
+        return np.stack([w for w, _ in parts], axis=1), np.array([b for _, b in parts])
+
+    def _fit_weighted(c: float, a: Any, y: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+        yk = (y == k).astype(int)
+        scale = nb_ratios(a, yk) if m.wide == "nb_tfidf" else np.ones(a.shape[1])
+        scale[0] = 0.0
+        clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed)
+        clf.fit(a @ diags(scale), yk, sample_weight=class_weights(y, "balanced", n_classes))
+        return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
+
     c = float(m.wide_c) if not auto.is_auto(m.wide_c) else choose_wide_c(fit, a_tr, y_tr, a_va, y_va,
                                                                          cfg.training.seed)
     coef, intercept = fit(c, a_tr, y_tr)
-    val_logits = np.asarray(a_va @ coef).reshape(-1)
-    accuracy = float(np.mean((val_logits + intercept >= 0) == y_va))
+    val_logits = np.asarray(a_va @ coef)
+    val_logits = val_logits.reshape(-1) if coef.ndim == 1 else val_logits
+    accuracy = float(np.mean(predicted_classes(val_logits + intercept, 0.0) == y_va))
     log.info("wide branch (%s): %d n-grams, C=%g, validation accuracy %.4f", m.wide, len(features.keys_), c,
              accuracy)
     wide = WideFit(features=features, coef=coef, intercept=intercept, c=c, val_logits=val_logits,
@@ -395,9 +435,15 @@ def fit_combiner(z_wide: np.ndarray, z_rec: np.ndarray, y: np.ndarray, seed: int
     Returns (kernel (2,), bias (1,), the choice, each choice's cross-validated log loss).
     Validation rows of one class only cannot fit anything: the wide branch is then kept as trained.
     With `class_weight` "balanced", rows are weighted as in training (fit and log losses alike).
+    With K >= 3 classes the logits are (n, K) and the same choice is made among the same three
+    combinations of the same form (fit_scaled_softmax); kernel (2K, K), bias (K,).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
+
+    if np.ndim(z_wide) == 2:
+        return _fit_combiner_k(np.asarray(z_wide) + wide_intercept, np.asarray(z_rec), y, seed, folds,
+                               np.asarray(wide_intercept, dtype=np.float64), class_weight)
 
     z = np.stack([np.asarray(z_wide) + wide_intercept, z_rec], axis=1)
     y = np.asarray(y).astype(int)
@@ -433,6 +479,78 @@ def fit_combiner(z_wide: np.ndarray, z_rec: np.ndarray, y: np.ndarray, seed: int
     return kernel, np.array([bias]), choice, {n: round(v, 4) for n, v in losses.items()}
 
 
+def fit_scaled_softmax(blocks: Sequence[np.ndarray], y: np.ndarray, weight: np.ndarray, intercept: bool,
+                       c: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(sum_b s_b * Z_b + bias): one slope per block of (n, K) logits and, with `intercept`,
+    a bias per class, by weighted maximum likelihood with LogisticRegression(C=c)'s penalty
+    (0.5 * |s|^2, bias unpenalised). The K-class form of the binary combiner: for K = 2 with
+    logits (0, z) it is logistic regression on the blocks' z. Returns (slopes, bias (K,))."""
+    from scipy.optimize import minimize
+
+    z = np.stack(blocks)  # (B, n, K)
+    b, n, k = z.shape
+    rows = np.arange(n)
+    onehot = np.eye(k)[y]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        slopes, bias = theta[:b], (theta[b:] if intercept else np.zeros(k))
+        logits = np.tensordot(slopes, z, axes=1) + bias
+        q = softmax(logits)
+        nll = -np.log(np.clip(q[rows, y], 1e-12, 1.0))
+        value = c * float(np.sum(weight * nll)) + 0.5 * float(slopes @ slopes)
+        g_logits = c * weight[:, None] * (q - onehot)  # d value / d logits
+        grad = [np.einsum("bnk,nk->b", z, g_logits) + slopes]
+        if intercept:
+            grad.append(g_logits.sum(axis=0))
+        return value, np.concatenate(grad)
+
+    theta0 = np.concatenate([np.ones(b), np.zeros(k if intercept else 0)])
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B")
+    slopes = res.x[:b]
+    bias = res.x[b:] if intercept else np.zeros(k)
+    return slopes, bias - bias.mean()  # softmax ignores a common shift: keep the bias centred
+
+
+def _fit_combiner_k(z_wide: np.ndarray, z_rec: np.ndarray, y: np.ndarray, seed: int, folds: int,
+                    wide_intercept: np.ndarray, class_weight: str
+                    ) -> tuple[np.ndarray, np.ndarray, str, dict[str, float]]:
+    """fit_combiner for K >= 3 classes: `z_wide` (intercept included) and `z_rec` are (n, K) logits."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y).astype(int)
+    k = z_wide.shape[1]
+    counts = np.bincount(y, minlength=k)
+    n_folds = int(min(folds, counts.min()))
+    eye = np.eye(k)
+    if n_folds < 2:
+        log.warning("the validation split holds too few rows of a class to combine the branches: the wide "
+                    "branch alone decides")
+        return np.vstack([eye, 0 * eye]), wide_intercept.copy(), "wide", {}
+    weight = class_weights(y, class_weight, k)
+    weight = np.ones(len(y)) if weight is None else weight.astype(np.float64)
+    blocks = {"both": (z_wide, z_rec), "wide": (z_wide,), "recurrent": (z_rec,)}
+    row_losses: dict[str, np.ndarray] = {}
+    for name, zs in blocks.items():
+        nll = np.zeros(len(y))
+        for tr, te in StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(z_wide, y):
+            slopes, bias = fit_scaled_softmax([z[tr] for z in zs], y[tr], weight[tr], intercept=name == "both")
+            q = softmax(sum(s * z[te] for s, z in zip(slopes, zs)) + bias)
+            nll[te] = -np.log(np.clip(q[np.arange(len(te)), y[te]], 1e-7, 1.0))
+        row_losses[name] = weight * nll
+    losses = {n: float(v.mean()) for n, v in row_losses.items()}
+    single = min(("wide", "recurrent"), key=lambda n: losses[n])
+    diff = row_losses[single] - row_losses["both"]
+    margin = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    choice = "both" if losses["both"] < losses[single] - margin else single
+    slopes, bias = fit_scaled_softmax(list(blocks[choice]), y, weight, intercept=choice == "both")
+    scale = {"wide": 0.0, "recurrent": 0.0}
+    for name, s_ in zip(("wide", "recurrent") if choice == "both" else (choice,), slopes):
+        scale[name] = float(s_)
+    kernel = np.vstack([scale["wide"] * eye, scale["recurrent"] * eye])
+    bias = bias + scale["wide"] * wide_intercept  # the model's wide logits have no intercept
+    return kernel, bias, choice, {n: round(v, 4) for n, v in losses.items()}
+
+
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[None]:
     """Keras prints progress to stdout; stdout is for results, so send it to stderr."""
@@ -461,6 +579,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     from sentiment_cli.model import build_model, build_wide_deep, compile_model, count_params
 
     seed_everything(cfg.training.seed)
+    n_classes = data.encoding.n_classes
     tr_idx, va_idx = split_validation(data, cfg.training.validation_split, cfg.training.seed)
     tr_texts = [data.texts[i] for i in tr_idx]
     va_texts = [data.texts[i] for i in va_idx]
@@ -498,7 +617,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     # One device, the local GPUs or TF_CONFIG's workers (distribute.py); logs where, on stderr.
     placement = distribute.setup(cfg)
     batch_size = tc.batch_size * placement.replicas  # training.batch_size is per replica
-    weights = class_weights(data.y[tr_idx], tc.class_weight)
+    weights = class_weights(data.y[tr_idx], tc.class_weight, n_classes)
     train_ds = make_dataset(x_tr, len_tr, y_tr, batch_size=batch_size, seed=tc.seed,
                             bucketing=bucketing, padding=cfg.tokenizer.padding, sample_weight=weights)
     val_ds = tf.data.Dataset.from_tensor_slices((x_va, y_va.astype(np.float32))).batch(512)
@@ -533,7 +652,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
         # The wide branch (scipy/liblinear, which release the GIL) fits on one core while the
         # recurrent one trains: it needs nothing from it until the combiner.
         wide_job = (pool.submit(fit_wide, cfg, wide_tr, y_tr, wide_va, y_va, vocab_size=tokenizer.vocabulary_size,
-                                oov_id=oov_id) if cfg.model.wide != "none" else None)
+                                oov_id=oov_id, n_classes=n_classes) if cfg.model.wide != "none" else None)
         unlabeled_info = None
         if unlabeled:
             extra, unlabeled_info = unlabeled_sequences(cfg, tokenizer, unlabeled)
@@ -547,7 +666,8 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
             fitted = distribute.fit(
                 placement, lambda: compile_model(build_model(cfg.model, vocab_size=tokenizer.vocabulary_size,
                                                              seed=tc.seed, padding=cfg.tokenizer.padding,
-                                                             embedding=embedding), tc),
+                                                             embedding=embedding, n_classes=n_classes), tc,
+                                                 n_classes),
                 train_ds, val_ds, epochs=tc.epochs, steps=steps, callbacks=callbacks, verbose=verbose)
         wide = wide_job.result() if wide_job is not None else None
     model, history = fitted.model, fitted.history
@@ -562,14 +682,24 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     features = None
     if wide is not None:
         p_rec = predict_proba(recurrent, x_va)
-        kernel, bias, choice, losses = fit_combiner(wide.val_logits, logit(p_rec), y_va, tc.seed,
+        z_rec = logit(p_rec) if n_classes == 2 else log_proba(p_rec)  # softmax ignores the rows' shift
+        kernel, bias, choice, losses = fit_combiner(wide.val_logits, z_rec, y_va, tc.seed,
                                                     wide_intercept=wide.intercept, class_weight=tc.class_weight)
         model = build_wide_deep(cfg.model, recurrent, vocab_size=tokenizer.vocabulary_size, seed=tc.seed,
                                 padding=cfg.tokenizer.padding, wide_weights=wide.coef, combiner=(kernel, bias))
         # The model before the refit (which saw the validation rows) on validation: its combiner over
         # the two logits it was fitted to (computed, not predicted: the recurrent branch already ran).
-        p_first = _sigmoid(kernel[0] * wide.val_logits + kernel[1] * logit(p_rec) + bias[0])
-        if wide.final_coef is not None:
+        if n_classes == 2:
+            p_first = _sigmoid(kernel[0] * wide.val_logits + kernel[1] * logit(p_rec) + bias[0])
+        else:
+            p_first = softmax(np.concatenate([wide.val_logits, z_rec], axis=1) @ kernel + bias)
+        if wide.final_coef is not None and n_classes != 2:
+            k = n_classes
+            model.get_layer("wide_weights").set_weights([wide.final_coef.astype(np.float32).reshape(-1, k)])
+            bias = bias + kernel[:k].T @ (wide.final_intercept - wide.intercept)
+            model.get_layer("predictions").set_weights([np.asarray(kernel, np.float32),
+                                                        np.asarray(bias, np.float32).reshape(k)])
+        elif wide.final_coef is not None:
             # The combiner was fitted to the first fit's logits without its intercept (x @ coef);
             # the refit has its own intercept, so the bias moves by the combiner's weight times the
             # difference: the combination sees the refit's logit where it saw the first fit's.
@@ -585,9 +715,11 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
             tokenizer.maxlen = cfg.model.wide_maxlen
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, wide_c=wide.c))  # resolved, for config.yaml
         parts = {"wide_accuracy": wide.val_accuracy, "wide_c": wide.c, "wide_ngrams": len(wide.features.keys_),
-                 "recurrent_accuracy": float(np.mean((p_rec >= 0.5) == y_va)),
+                 "recurrent_accuracy": float(np.mean(predicted_classes(p_rec) == y_va)),
                  "combination": choice, "combiner_cv_log_loss": losses,
-                 "combiner_weights": [round(float(v), 4) for v in kernel] + [round(float(bias[0]), 4)]}
+                 "combiner_weights": ([round(float(v), 4) for v in kernel] + [round(float(bias[0]), 4)]
+                                      if n_classes == 2 else  # K >= 3: the slope of each branch's logits
+                                      [round(float(kernel[0, 0]), 4), round(float(kernel[n_classes, 0]), 4)])}
         log.info("wide & deep: validation accuracy wide %.4f, recurrent %.4f; combiner keeps %s "
                  "(cross-validated log loss %s)", parts["wide_accuracy"], parts["recurrent_accuracy"], choice,
                  ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
@@ -599,8 +731,14 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     temperature = fit_temperature(y_va, p_raw) if tc.calibrate == "temperature" else 1.0
     p_va = apply_temperature(p_raw, temperature)
     if wide is not None:
-        parts["combined_accuracy"] = float(np.mean((p_raw >= 0.5) == y_va))
-    threshold = choose_threshold(y_va, p_va, tc.threshold)
+        parts["combined_accuracy"] = float(np.mean(predicted_classes(p_raw) == y_va))
+    if n_classes == 2:
+        threshold = choose_threshold(y_va, p_va, tc.threshold)
+    else:  # the most probable class wins: there is no threshold to choose
+        if tc.threshold != 0.5:
+            log.warning("training.threshold=%s is used only with two classes (there are %d): ignored",
+                        tc.threshold, n_classes)
+        threshold = 0.5
     return TrainOutput(model=model, tokenizer=tokenizer, history=history, val_y=y_va, val_p=p_va,
                        val_p_raw=p_raw, threshold=threshold, temperature=temperature, seconds=seconds,
                        epochs_run=len(val_losses), best_epoch=best_epoch, params=count_params(model),
