@@ -110,7 +110,7 @@ def file_problems(name: str, r: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: labels are imbalanced (class {rare!r} is {minority:.1%} of the rows)"
                             if n_classes > 2 else f"{name}: labels are imbalanced (minority class {minority:.1%})")
         few = sorted(k for k, v in r["labels"].items() if v < RARE_CLASS_ROWS)
-        if few:
+        if few and n_classes > 2:  # two classes: the imbalance check above, as it always was
             problems.append(f"{name}: class(es) {few[:5]} have fewer than {RARE_CLASS_ROWS} rows")
     fixes = r["label_fixes"]
     if fixes["whitespace"] or fixes["case"]:

@@ -41,6 +41,8 @@ class Decision:
     def load(cls, path: Path, data: dict[str, Any] | None = None) -> "Decision":
         """From labels.json at `path` (or its already-read contents, `data`)."""
         data = artifacts.read_json(path) if data is None else data
+        if isinstance(data, dict):
+            check_labels(path, data)  # first: its messages name the bad key
         try:
             decision = cls(LabelEncoding.from_dict(data), float(data.get("threshold", 0.5)),
                            float(data.get("temperature", 1.0)))

@@ -589,6 +589,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
 
     # Settings that follow the data (auto.py), from the training rows only.
     cfg = auto.resolve_training(cfg, len(tr_idx), len(va_idx))
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, ordinal=data.encoding.ordinal))  # as resolved
     tc = cfg.training
     tokenizer = tokenizer_from_config(cfg).fit(tr_texts)
     cfg = auto.resolve_vocabulary(cfg, tokenizer)

@@ -95,8 +95,9 @@ CASES = [
     Case("missing_label_column", [*TRAIN_ARGS, "{B}/missing_label_column.csv"],
          "has no column 'label' (columns present: 'text', 'sentiment'). Name the right column with --label-column"),
     Case("one_class", [*TRAIN_ARGS, "{B}/one_class.csv"], "has only one label value ('positive')"),
+    # Three classes train (issue 11); these 12 rows are too few to hold each class out for validation.
     Case("three_classes", [*TRAIN_ARGS, "{B}/three_classes.csv"],
-         "has 3 label values ('negative', 'neutral', 'positive')"),
+         "has too few rows per class (4 / 4 / 4) for a validation split of 0.1"),
     Case("three_classes_vs_model", [*EVAL, "{B}/three_classes.csv"],
          "label value(s) 'neutral' the model was not trained on"),
     Case("numeric_labels_vs_model", [*EVAL, "{B}/numeric_labels.csv"],

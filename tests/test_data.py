@@ -69,11 +69,48 @@ def test_positive_label_setting_wins_and_is_checked():
         choose_encoding(["pos", "neg"], "yes", "x")
 
 
-def test_one_and_three_classes_are_refused():
+def test_one_class_is_refused():
     with pytest.raises(DataError, match="only one label value"):
         choose_encoding(["pos", "pos"], None, "x")
-    with pytest.raises(DataError, match="3 label values"):
-        choose_encoding(["a", "b", "c"], None, "x")
+
+
+def test_class_order_of_three_or_more_labels():
+    # sorted names; numbers in numeric order (and ordinal); data.labels as given
+    assert choose_encoding(["b", "c", "a", "b"], None, "x") == LabelEncoding("a", "b", "c")
+    stars = choose_encoding(["10", "2", "1", "3"], None, "x")
+    assert stars.classes == ("1", "2", "3", "10") and stars.ordinal
+    assert not choose_encoding(["1", "2", "3"], None, "x", ordinal=False).ordinal
+    given = choose_encoding(["neutral", "negative", "positive"], None, "x",
+                            labels=["negative", "neutral", "positive"])
+    assert given.classes == ("negative", "neutral", "positive") and not given.ordinal
+    assert choose_encoding(["neg", "pos"], None, "x", labels=["pos", "neg"]) == LabelEncoding("pos", "neg")
+    with pytest.raises(DataError, match="that data.labels does not list"):
+        choose_encoding(["a", "b", "c"], None, "x", labels=["a", "b"])
+    with pytest.raises(DataError, match="which 'x' never uses"):
+        choose_encoding(["a", "b"], None, "x", labels=["a", "b", "z"])
+
+
+def test_label_encoding_round_trips_and_binary_layout_is_unchanged():
+    binary = LabelEncoding(negative="neg", positive="pos")
+    assert binary.to_dict() == {"negative": "neg", "positive": "pos"}  # labels.json as before issue 11
+    assert LabelEncoding.from_dict(binary.to_dict()) == binary == LabelEncoding("neg", "pos")
+    three = LabelEncoding("1", "2", "3", ordinal=True)
+    assert three.to_dict() == {"classes": ["1", "2", "3"], "ordinal": True}
+    assert LabelEncoding.from_dict(three.to_dict()) == three
+    with pytest.raises(AttributeError, match="no positive class"):
+        three.positive
+
+
+def test_labels_become_class_indices(tmp_path):
+    path = tmp_path / "three.csv"
+    path.write_text("text,label\na,neutral\nb,positive\nc,negative\nd,neutral\n", encoding="utf-8")
+    data = load_labeled(path, "text", "label")
+    assert data.encoding.classes == ("negative", "neutral", "positive")
+    assert data.y.tolist() == [1, 2, 0, 1]
+    other = tmp_path / "other.csv"
+    other.write_text("text,label\na,Neutral\nb,mixed\n", encoding="utf-8")
+    with pytest.raises(DataError, match="label value\\(s\\) 'mixed' the model was not trained on"):
+        load_labeled(other, "text", "label", encoding=data.encoding)
 
 
 def test_stray_whitespace_and_case_in_labels_are_repaired(sample, tmp_path, caplog):
