@@ -1,0 +1,147 @@
+"""Three classes and star ratings end to end, on real TripAdvisor reviews (tests/data/README.md):
+train -> evaluate JSON -> predict JSON / CSV / text, ONNX and Keras scoring alike."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from conftest import TINY
+from sentiment_cli.cli import cli
+
+DATA = Path(__file__).resolve().parent / "data"
+STARS_TRAIN, STARS_TEST = DATA / "tripadvisor_train.csv.gz", DATA / "tripadvisor_test.csv.gz"
+# The default's wide branch decides most here; TINY keeps the recurrent one to seconds.
+FAST = [*TINY, "--set", "tokenizer.maxlen=64"]
+THREE = {"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"}
+
+
+def run(*args: str, stdin: str | None = None) -> "object":
+    return CliRunner().invoke(cli, list(args), input=stdin)
+
+
+@pytest.fixture(scope="module")
+def stars_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("stars") / "model"
+    result = run("train", "--data", str(STARS_TRAIN), "--test-data", str(STARS_TEST), "--out", str(out),
+                 "--quiet", *FAST)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def three_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("three")
+    paths = []
+    for name, source in (("train", STARS_TRAIN), ("test", STARS_TEST)):
+        df = pd.read_csv(source, dtype=str, keep_default_na=False)
+        df["label"] = df["label"].map(THREE)
+        paths.append(folder / f"{name}.csv")
+        df.to_csv(paths[-1], index=False)
+    return paths[0], paths[1]
+
+
+def test_stars_train_as_five_ordinal_classes(stars_model: Path) -> None:
+    labels = json.loads((stars_model / "labels.json").read_text())
+    assert labels["classes"] == ["1", "2", "3", "4", "5"] and labels["ordinal"] is True
+    assert "threshold" not in labels and "positive" not in labels
+    metrics = json.loads((stars_model / "metrics.json").read_text())
+    assert metrics["onnx"] is True and metrics["classes"] == labels["classes"]
+    test = metrics["test"]
+    assert test["n"] == 200 and set(test["per_class"]) == set(labels["classes"])
+    assert np.array(test["confusion_matrix"]).shape == (5, 5) and np.sum(test["confusion_matrix"]) == 200
+    for key in ("mae", "macro_mae", "off_by_one_accuracy", "macro_f1", "macro_recall", "log_loss", "brier"):
+        assert test[key] is not None
+    # Better than always answering the commonest class (5 stars: 85 of 200 right, MAE 1.04).
+    assert test["accuracy"] > 0.45 and test["mae"] < 0.95
+
+
+def test_evaluate_json_gates_and_usage_errors(stars_model: Path) -> None:
+    result = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), "--format", "json", "--quiet")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    saved = json.loads((stars_model / "metrics.json").read_text())["test"]
+    assert report["accuracy"] == pytest.approx(saved["accuracy"]) and report["backend"] == "onnx"
+    assert report["mae"] == pytest.approx(saved["mae"])
+    passed = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), "--quiet",
+                 "--min", "macro_f1=0.01", "--min-accuracy", "0.01")
+    assert passed.exit_code == 0, passed.output
+    failed = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), "--quiet", "--min", "macro_f1=0.99")
+    assert failed.exit_code == 1 and "macro_f1" in failed.stderr and "below --min macro_f1=0.99" in failed.stderr
+    for flag in (["--threshold", "0.3"], ["--sweep-threshold"]):
+        usage = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), *flag)
+        assert usage.exit_code == 2 and "applies to two-class models" in usage.stderr, usage.output
+        assert len(usage.stderr.strip().splitlines()) == 1 and usage.stdout == ""
+    unknown = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), "--min", "roc_auc=0.5")
+    assert unknown.exit_code == 2 and "no such metric" in unknown.stderr
+
+
+def test_predict_json_csv_and_text(stars_model: Path) -> None:
+    texts = ["Dirty room, rude staff, never again.", "", "Lovely hotel, wonderful staff, perfect location."]
+    stdin = "\n".join(texts) + "\n"
+    as_json = run("predict", "--model", str(stars_model), "--format", "json", "--quiet", stdin=stdin)
+    assert as_json.exit_code == 0, as_json.output
+    records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [r["status"] for r in records] == ["ok", "empty", "ok"]
+    for r in (records[0], records[2]):
+        assert set(r["scores"]) == {"1", "2", "3", "4", "5"} and sum(r["scores"].values()) == pytest.approx(1, abs=1e-5)
+        assert r["label"] == max(r["scores"], key=r["scores"].get) and r["confidence"] == r["scores"][r["label"]]
+        assert "score" not in r
+    assert records[1]["label"] is None and records[1]["scores"] is None
+    assert int(records[2]["label"]) > int(records[0]["label"])  # praise gets more stars than complaints
+
+    as_csv = run("predict", "--model", str(stars_model), "--format", "csv", "--quiet", stdin=stdin)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert list(rows[0]) == ["id", "text", "label", "confidence", "status", "p_1", "p_2", "p_3", "p_4", "p_5"]
+    assert [r["label"] for r in rows] == [r["label"] or "" for r in records]
+    assert float(rows[0]["p_1"]) == pytest.approx(records[0]["scores"]["1"], abs=1e-6)
+    assert rows[1]["p_1"] == "" and rows[1]["status"] == "empty"
+
+    as_text = run("predict", "--model", str(stars_model), "--quiet", stdin=stdin)
+    lines = as_text.stdout.splitlines()
+    assert lines[0] == f"{records[0]['label']}\t{records[0]['confidence']:.4f}" and lines[1] == "-\t-"
+
+    explained = run("predict", "--model", str(stars_model), "--format", "json", "--explain", "--quiet",
+                    stdin=texts[2] + "\n")
+    exp = json.loads(explained.stdout)["explanation"]
+    assert exp["positive"] and all(t["effect"] > 0 for t in exp["positive"])
+
+
+def test_onnx_and_keras_score_alike(stars_model: Path) -> None:
+    from sentiment_cli.predictor import Predictor
+
+    texts = pd.read_csv(STARS_TEST, dtype=str, keep_default_na=False)["text"].tolist()[:64]
+    onnx = Predictor.from_dir(stars_model, backend="onnx").predict_proba(texts)
+    keras = Predictor.from_dir(stars_model, backend="keras").predict_proba(texts)
+    assert onnx.shape == keras.shape == (64, 5)
+    np.testing.assert_allclose(onnx, keras, atol=1e-5)
+
+
+def test_three_classes_in_the_order_the_config_gives(three_files: tuple[Path, Path], tmp_path: Path) -> None:
+    train, test = three_files
+    out = tmp_path / "model"
+    result = run("train", "--data", str(train), "--test-data", str(test), "--out", str(out), "--quiet", *FAST,
+                 "--set", "data.labels=[positive, neutral, negative]", "--set", "training.class_weight=balanced",
+                 "--set", "training.calibrate=temperature")
+    assert result.exit_code == 0, result.output
+    labels = json.loads((out / "labels.json").read_text())
+    assert labels["classes"] == ["positive", "neutral", "negative"] and labels["ordinal"] is False
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "mae" not in metrics["test"] and metrics["temperature"] > 0
+    # Chance is 1/3 per class: balanced weights keep the small neutral class in play.
+    assert metrics["test"]["macro_recall"] > 0.5, metrics["test"]
+    baseline = run("baseline", "--data", str(train), "--test-data", str(test), "--format", "json", "--quiet")
+    assert baseline.exit_code == 0, baseline.output
+    assert set(json.loads(baseline.stdout)["test"]["per_class"]) == {"negative", "neutral", "positive"}
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text("text,label\nfine,mixed\n", encoding="utf-8")
+    bad = run("evaluate", "--model", str(out), "--data", str(unseen))
+    assert bad.exit_code == 1 and "'mixed' the model was not trained on" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
