@@ -34,8 +34,10 @@ def _unique_names(labels: Sequence[str]) -> list[str]:
 def _row(name: str, metrics: dict[str, Any], model_dir: str | None) -> dict[str, Any]:
     split = "test" if "test" in metrics else "validation"
     scores = metrics[split]
-    return {"config": name, "split": split, "accuracy": scores["accuracy"], "f1": scores["f1"],
-            "roc_auc": scores["roc_auc"], "validation_accuracy": metrics["validation"]["accuracy"],
+    # K >= 3 classes: macro-F1 in the f1 column, no ROC AUC
+    return {"config": name, "split": split, "accuracy": scores["accuracy"],
+            "f1": scores["f1"] if "f1" in scores else scores["macro_f1"],
+            "roc_auc": scores.get("roc_auc"), "validation_accuracy": metrics["validation"]["accuracy"],
             "train_seconds": metrics["train_seconds"], "params": metrics["params"],
             "epochs_run": metrics.get("epochs_run"), "model_dir": model_dir}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,33 @@ def test_three_classes_in_the_order_the_config_gives(three_files: tuple[Path, Pa
     bad = run("evaluate", "--model", str(out), "--data", str(unseen))
     assert bad.exit_code == 1 and "'mixed' the model was not trained on" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_compare_check_data_and_slices_handle_stars(stars_model: Path, tmp_path: Path) -> None:
+    compared = run("compare", "lstm", "--data", str(STARS_TRAIN), "--test-data", str(STARS_TEST), "--baseline",
+                   "--format", "json", "--quiet", *FAST, "--set", "training.epochs=1", "--set", "model.wide=none")
+    assert compared.exit_code == 0, compared.output
+    rows = json.loads(compared.stdout)["rows"]
+    assert len(rows) == 2 and all(0 < r["f1"] <= 1 and r["roc_auc"] is None for r in rows)  # f1: macro-F1
+    checked = run("check-data", str(STARS_TRAIN), "--format", "json")
+    assert checked.exit_code == 0 and set(json.loads(checked.stdout)["train"]["labels"]) == set("12345")
+    sliced = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), "--slices",
+                 "--plots", str(tmp_path / "plots"), "--format", "json", "--quiet")
+    report = json.loads(sliced.stdout)
+    assert sum(r["n"] for r in report["slices"][:4]) == 200 and all(r["accuracy"] is not None for r in report["slices"][:4])
+    assert sorted(Path(p).name for p in report["plots"]) == ["confusion_matrix.png", "reliability.png"]
+
+
+def test_mirrored_training_of_five_classes(tmp_path: Path) -> None:
+    """The custom distributed loop (distribute._steps) with the softmax head and its loss."""
+    from test_distribute import TWO_CPUS, child_env, run_all
+
+    out = tmp_path / "model"
+    cmd = [sys.executable, "-c", TWO_CPUS, "train", "--data", str(STARS_TRAIN), "--test-data", str(STARS_TEST),
+           "--out", str(out), "--quiet", "--no-plots", *FAST, "--set", "training.distribution=mirrored"]
+    [(rc, _, err)] = run_all([(cmd, child_env())], tmp_path)
+    assert rc == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["devices"]["replicas"] == 2 and metrics["test"]["accuracy"] > 0.45
+    history = (out / "history.csv").read_text().splitlines()
+    assert len(history) == 3 and all(np.isfinite(float(v)) for line in history[1:] for v in line.split(",")[1:])
