@@ -483,11 +483,13 @@ def input_columns(model_dir: str | Path) -> tuple[str, str]:
 def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str | None = None,
              label_column: str | None = None, threshold: float | None = None, backend: str = "auto",
              batch_size: int = DEFAULT_BATCH_SIZE, sweep: bool = False, slices: bool = False,
-             plots_dir: str | Path | None = None) -> dict[str, Any]:
+             plots_dir: str | Path | None = None, unknown_labels: str = "error") -> dict[str, Any]:
     """Score a labelled file with a trained model and return its metrics (quiet: prints nothing).
 
     A K >= 3 model's report is metrics.multiclass_report's (its class is the most probable one):
-    a `threshold` or `sweep` there is a ConfigError (usage, exit 2).
+    a `threshold` or `sweep` there is a ConfigError (usage, exit 2). With `unknown_labels="wrong"`,
+    rows whose label the model never saw count as wrong in `accuracy` (and are counted in
+    `unknown_labels`); every other metric covers the rows of the model's classes.
     """
     predictor = Predictor.from_dir(model_dir, backend=backend)
     if not predictor.binary and (threshold is not None or sweep):
@@ -503,7 +505,8 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
     if text_column is None or label_column is None:  # the training columns, as `predict` uses them
         trained = predictor.columns or input_columns(model_dir)
         text_column, label_column = text_column or trained[0], label_column or trained[1]
-    data = load_labeled(data_path, text_column, label_column, encoding=predictor.decision.encoding)
+    data = load_labeled(data_path, text_column, label_column, encoding=predictor.decision.encoding,
+                        unknown=unknown_labels)
     scores, lengths = [], []
     for _, _, p, n in _scored_batches(predictor, data.texts, batch_size, overlap=True, skip_blank=False):
         scores.append(p)
@@ -511,7 +514,20 @@ def evaluate(model_dir: str | Path, data_path: str | Path, *, text_column: str |
     p = np.concatenate(scores)
     n_tokens = np.concatenate(lengths)
     t = predictor.decision.threshold if threshold is None else threshold
+    known = data.y >= 0
+    if not known.all():  # --unknown-labels wrong: rows of classes the model cannot answer
+        if not known.any():
+            from sentiment_cli.errors import DataError
+
+            raise DataError(f"'{data.source}' has no row with a label the model was trained on",
+                            "Use the same label values as the training data")
+        data.y, p, n_tokens = data.y[known], p[known], n_tokens[known]
+        data.texts = [t for t, k in zip(data.texts, known) if k]
     report = evaluation_report(data.y, p, predictor.decision.encoding, t)
+    if not known.all():
+        report["unknown_labels"] = int((~known).sum())
+        report["accuracy"] = report["accuracy"] * report["n"] / len(known)  # the unknown rows are wrong
+        report["n"] = len(known)
     report["truncated"] = int((n_tokens > predictor.maxlen).sum())
     report["skipped"] = data.skipped_empty + data.skipped_no_label
     report["backend"] = predictor.backend

@@ -293,6 +293,8 @@ def train(data_path: str | None, test_data: str | None, config_path: str | None,
               help="Exit 1 when accuracy is below X (a CI gate).")
 @click.option("--min", "minimums", multiple=True, metavar="METRIC=X", callback=lambda c, p, v: _gates(v),
               help="Exit 1 when a reported metric is below X, e.g. --min macro_f1=0.6 (repeatable).")
+@click.option("--unknown-labels", type=click.Choice(["error", "wrong"]), default="error", show_default=True,
+              help="A label the model was not trained on: an error, or a row counted as wrong in accuracy.")
 @click.option("--sweep-threshold", is_flag=True, help="Also report metrics at thresholds 0.05..0.95.")
 @click.option("--slices", is_flag=True, help="Also report accuracy by length quartile and negation.")
 @click.option("--plots", "plots_dir", metavar="DIR", help="Write ROC, PR, confusion and reliability plots.")
@@ -300,7 +302,8 @@ def train(data_path: str | None, test_data: str | None, config_path: str | None,
 @quiet_option
 def evaluate(model_dir: str, data_path: str, text_column: str | None, label_column: str | None, fmt: str,
              threshold: float | None, min_accuracy: float | None, minimums: list[tuple[str, float]],
-             sweep_threshold: bool, slices: bool, plots_dir: str | None, backend: str, quiet: bool) -> None:
+             unknown_labels: str, sweep_threshold: bool, slices: bool, plots_dir: str | None, backend: str,
+             quiet: bool) -> None:
     """Score a labelled file; print metrics as a table or one JSON object."""
     from sentiment_cli import api
     from sentiment_cli.report import format_evaluation
@@ -308,7 +311,7 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
     setup_logging(quiet)
     report = api.evaluate(model_dir, data_path, text_column=text_column, label_column=label_column,
                           threshold=threshold, backend=backend, sweep=sweep_threshold, slices=slices,
-                          plots_dir=plots_dir)
+                          plots_dir=plots_dir, unknown_labels=unknown_labels)
     unknown = [name for name, _ in minimums if not isinstance(report.get(name), (int, float, type(None)))
                or name not in report]
     if unknown:

@@ -428,10 +428,12 @@ def _match_encoding(labels: "Any", encoding: LabelEncoding, source: str) -> "Any
 
 def load_labeled(path: str | Path, text_column: str, label_column: str, *,
                  positive_label: str | None = None, encoding: LabelEncoding | None = None,
-                 labels: Sequence[str] | None = None, ordinal: bool | None = None) -> LabeledData:
+                 labels: Sequence[str] | None = None, ordinal: bool | None = None,
+                 unknown: str = "error") -> LabeledData:
     """Read texts and labels as class indices. Without `encoding` the classes come from the file
     (choose_encoding, with `positive_label`, `labels` and `ordinal` from the data config); with it
-    (a trained model's) every label must be one of its classes."""
+    (a trained model's) every label must be one of its classes, or with `unknown="wrong"` the
+    rows of other labels get class -1 (evaluate counts them as wrong)."""
     source = str(path)
     class_order = None if labels is None else [str(v) for v in labels]
     df = read_table(path, [text_column, label_column])
@@ -462,13 +464,17 @@ def load_labeled(path: str | Path, text_column: str, label_column: str, *,
         encoding = choose_encoding(labels.tolist(), positive_label, source, labels=class_order, ordinal=ordinal)
     else:
         labels = _match_encoding(labels, encoding, source)
-        unknown = sorted(set(labels.unique()) - set(encoding.classes))
-        if unknown:
-            shown = ", ".join(repr(v) for v in unknown[:5])
+        unseen = sorted(set(labels.unique()) - set(encoding.classes))
+        if unseen and unknown == "wrong":
+            log.warning("%s: %d row(s) with label value(s) %s the model was not trained on: counted as wrong",
+                        source, int((~labels.isin(encoding.classes)).sum()), ", ".join(repr(v) for v in unseen[:5]))
+        elif unseen:
+            shown = ", ".join(repr(v) for v in unseen[:5])
             known = ", ".join(repr(c) for c in encoding.classes[:8]) + (", ..." if encoding.n_classes > 8 else "")
             raise DataError(f"'{source}' has label value(s) {shown} the model was not trained on "
-                            f"(it knows {known})", "Use the same label values as the training data")
+                            f"(it knows {known})", "Use the same label values as the training data, or "
+                            "--unknown-labels wrong to count those rows as wrong")
     index = {c: i for i, c in enumerate(encoding.classes)}
-    y = labels.map(index).to_numpy(dtype=np.int32)
+    y = labels.map(lambda v: index.get(v, -1)).to_numpy(dtype=np.int32)
     return LabeledData(texts=texts.tolist(), y=y, encoding=encoding, source=source,
                        skipped_empty=skipped_empty, skipped_no_label=skipped_no_label, notes=notes)

@@ -146,6 +146,18 @@ def test_three_classes_in_the_order_the_config_gives(three_files: tuple[Path, Pa
     bad = run("evaluate", "--model", str(out), "--data", str(unseen))
     assert bad.exit_code == 1 and "'mixed' the model was not trained on" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+    mixed = pd.read_csv(test, dtype=str, keep_default_na=False).head(20)
+    mixed.loc[:4, "label"] = "mixed"  # 5 of 20 rows of a class the model never saw
+    mixed.to_csv(unseen, index=False)
+    known = run("evaluate", "--model", str(out), "--data", str(test), "--format", "json", "--quiet")
+    counted = run("evaluate", "--model", str(out), "--data", str(unseen), "--unknown-labels", "wrong",
+                  "--format", "json", "--quiet")
+    assert counted.exit_code == 0, counted.output
+    report = json.loads(counted.stdout)
+    assert report["unknown_labels"] == 5 and report["n"] == 20
+    assert sum(r["support"] for r in report["per_class"].values()) == 15
+    right = sum(report["confusion_matrix"][i][i] for i in range(3))
+    assert report["accuracy"] == pytest.approx(right / 20) and json.loads(known.stdout)["n"] == 200
 
 
 def test_compare_check_data_and_slices_handle_stars(stars_model: Path, tmp_path: Path) -> None:
