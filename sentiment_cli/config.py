@@ -146,8 +146,11 @@ class TrainingConfig:
                                   "choose it on the validation split", kind=(str, int, float))
     calibrate: str = _opt("none", "fit temperature scaling on the validation split",
                           choices=("none", "temperature"))
-    class_weight: str = _opt("none", "weight classes inversely to their frequency",
-                             choices=("none", "balanced"))
+    class_weight: str = _opt("auto", "weight training rows by their class: balanced by 1 / class count "
+                             "(scikit-learn's), sqrt_balanced by 1 / sqrt(class count), none; auto: none with two "
+                             "classes, sqrt_balanced with more (on the three multi-class dev sets' validation "
+                             "splits: mean accuracy 0.683 vs 0.680 unweighted, macro-F1 0.631 vs 0.608)",
+                             choices=("none", "balanced", "sqrt_balanced"), auto=True)
     distribution: str = _opt("none", "tf.distribute strategy: none (one device), mirrored (all "
                              "local GPUs, training.devices, or the logical CPUs), multi_worker "
                              "(machines from TF_CONFIG)", choices=("none", "mirrored", "multi_worker"))

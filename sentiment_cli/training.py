@@ -216,11 +216,16 @@ def unlabeled_sequences(cfg: Config, tokenizer: Tokenizer, paths: Sequence[str]
 
 
 def class_weights(y: np.ndarray, mode: str, n_classes: int = 2) -> np.ndarray | None:
-    """Per-row weights n / (K * n_class) for 'balanced', as scikit-learn defines it."""
-    if mode != "balanced":
+    """Per-row weights: n / (K * n_class) for 'balanced', as scikit-learn defines it; for
+    'sqrt_balanced' proportional to 1 / sqrt(n_class), scaled to a mean of 1 over the rows."""
+    if mode not in ("balanced", "sqrt_balanced"):
         return None
-    counts = np.bincount(y, minlength=n_classes).astype(float)
-    w = len(y) / (float(n_classes) * np.maximum(counts, 1.0))
+    counts = np.maximum(np.bincount(y, minlength=n_classes).astype(float), 1.0)
+    if mode == "sqrt_balanced":
+        w = counts ** -0.5
+        w = w * len(y) / float(np.sum(w[y]))
+    else:
+        w = len(y) / (float(n_classes) * counts)
     return w[y].astype(np.float32)
 
 
@@ -360,7 +365,8 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
     from sklearn.linear_model import LogisticRegression
 
     m = cfg.model
-    balanced = "balanced" if cfg.training.class_weight == "balanced" else None  # as the recurrent branch's loss
+    mode = cfg.training.class_weight  # the rows weigh as in the recurrent branch's loss
+    balanced = "balanced" if mode == "balanced" else None
     features = NgramFeatures(vocab_size=vocab_size, oov_id=oov_id, ngrams=m.wide_ngrams, min_df=m.wide_min_df,
                              max_features=m.wide_max_features).fit(x_tr)
     a_tr, a_va = features.to_csr(x_tr), features.to_csr(x_va)
@@ -378,11 +384,13 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
     def fit(c: float, a: Any, y: np.ndarray) -> tuple[np.ndarray, Any]:
-        if n_classes == 2:
+        if n_classes == 2 and mode != "sqrt_balanced":
             return fit_binary(c, a, y)
-        if balanced is None:
+        if n_classes == 2:
+            return _fit_weighted(c, a, y, 1)
+        if mode == "none":
             parts = [fit_binary(c, a, (y == k).astype(int)) for k in range(n_classes)]
-        else:  # each class against the rest, weighted as the K-class balanced weights weigh them
+        else:  # each class against the rest, its rows weighted as the K-class weights weigh them
             parts = [_fit_weighted(c, a, y, k) for k in range(n_classes)]
         return np.stack([w for w, _ in parts], axis=1), np.array([b for _, b in parts])
 
@@ -391,7 +399,7 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
         scale = nb_ratios(a, yk) if m.wide == "nb_tfidf" else np.ones(a.shape[1])
         scale[0] = 0.0
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed)
-        clf.fit(a @ diags(scale), yk, sample_weight=class_weights(y, "balanced", n_classes))
+        clf.fit(a @ diags(scale), yk, sample_weight=class_weights(y, mode, n_classes))
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
     c = float(m.wide_c) if not auto.is_auto(m.wide_c) else choose_wide_c(fit, a_tr, y_tr, a_va, y_va,
@@ -590,6 +598,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     # Settings that follow the data (auto.py), from the training rows only.
     cfg = auto.resolve_training(cfg, len(tr_idx), len(va_idx))
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, ordinal=data.encoding.ordinal))  # as resolved
+    cfg = auto.resolve_class_weight(cfg, n_classes, len(tr_idx))
     tc = cfg.training
     tokenizer = tokenizer_from_config(cfg).fit(tr_texts)
     cfg = auto.resolve_vocabulary(cfg, tokenizer)

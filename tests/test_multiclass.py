@@ -188,3 +188,18 @@ def test_mirrored_training_of_five_classes(tmp_path: Path) -> None:
     assert metrics["devices"]["replicas"] == 2 and metrics["test"]["accuracy"] > 0.45
     history = (out / "history.csv").read_text().splitlines()
     assert len(history) == 3 and all(np.isfinite(float(v)) for line in history[1:] for v in line.split(",")[1:])
+
+
+def test_class_weight_auto_is_sqrt_balanced_for_k_classes_only(stars_model: Path, trained_model: Path) -> None:
+    import yaml
+
+    from sentiment_cli.training import class_weights
+
+    assert yaml.safe_load((stars_model / "config.yaml").read_text())["training"]["class_weight"] == "sqrt_balanced"
+    assert yaml.safe_load((trained_model / "config.yaml").read_text())["training"]["class_weight"] == "none"
+    y = np.array([0] * 9 + [1] * 4 + [2] * 1)
+    w = class_weights(y, "sqrt_balanced", 3)
+    assert w.mean() == pytest.approx(1.0)
+    assert w[0] / w[-1] == pytest.approx(1 / 3) and w[9] / w[-1] == pytest.approx(1 / 2)  # 1 / sqrt(count)
+    balanced = class_weights(y, "balanced", 3)
+    assert balanced[-1] == pytest.approx(14 / 3) and class_weights(y, "none", 3) is None
