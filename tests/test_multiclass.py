@@ -109,6 +109,9 @@ def test_predict_json_csv_and_text(stars_model: Path) -> None:
     lines = as_text.stdout.splitlines()
     assert lines[0] == f"{records[0]['label']}\t{records[0]['confidence']:.4f}" and lines[1] == "-\t-"
 
+    refused = run("predict", "--model", str(stars_model), "--threshold", "0.3", stdin=stdin)
+    assert refused.exit_code == 2 and refused.stdout == "" and "applies to two-class models" in refused.stderr
+
     explained = run("predict", "--model", str(stars_model), "--format", "json", "--explain", "--quiet",
                     stdin=texts[2] + "\n")
     exp = json.loads(explained.stdout)["explanation"]
