@@ -24,6 +24,17 @@ def _num(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _with_extras(lines: list[str], report: dict[str, Any]) -> str:
+    """`lines` plus the optional --slices and --plots parts of a report, as one text."""
+    if "slices" in report:
+        lines += ["", "slice                          n        accuracy"]
+        for row in report["slices"]:
+            lines.append(f"{row['slice']:<30} {row['n']:<8} {_num(row['accuracy'])}")
+    if "plots" in report:
+        lines += ["", "plots: " + ", ".join(report["plots"])]
+    return "\n".join(lines) + "\n"
+
+
 def format_multiclass(report: dict[str, Any]) -> str:
     """A K >= 3 model's evaluation: summary metrics, per-class scores, the K x K confusion matrix."""
     lines = [f"{name:<20} {_num(report.get(name))}" for name in MULTICLASS_ROWS if name in report]
@@ -39,13 +50,7 @@ def format_multiclass(report: dict[str, Any]) -> str:
     lines += ["", "confusion matrix (rows: true, columns: predicted)",
               " " * width + "".join(f"{c:>{cell}}" for c in classes)]
     lines += [f"{c:<{width}}" + "".join(f"{v:>{cell}}" for v in r) for c, r in zip(classes, cm)]
-    if "slices" in report:
-        lines += ["", "slice                          n        accuracy"]
-        for row in report["slices"]:
-            lines.append(f"{row['slice']:<30} {row['n']:<8} {_num(row['accuracy'])}")
-    if "plots" in report:
-        lines += ["", "plots: " + ", ".join(report["plots"])]
-    return "\n".join(lines) + "\n"
+    return _with_extras(lines, report)
 
 
 def format_evaluation(report: dict[str, Any]) -> str:
@@ -66,13 +71,7 @@ def format_evaluation(report: dict[str, Any]) -> str:
             mark = "  <- best F1" if row["best_f1"] else ""
             lines.append(f"{row['threshold']:<10.2f} {row['precision']:<10.4f} {row['recall']:<10.4f} "
                          f"{row['f1']:<10.4f} {row['accuracy']:<10.4f}{mark}")
-    if "slices" in report:
-        lines += ["", "slice                          n        accuracy"]
-        for row in report["slices"]:
-            lines.append(f"{row['slice']:<30} {row['n']:<8} {_num(row['accuracy'])}")
-    if "plots" in report:
-        lines += ["", "plots: " + ", ".join(report["plots"])]
-    return "\n".join(lines) + "\n"
+    return _with_extras(lines, report)
 
 
 def _text_line(record: dict[str, Any]) -> str:
