@@ -132,8 +132,9 @@ def check_validation_split(cfg: Config, data: LabeledData) -> None:
     needed = float(np.ceil(100 / counts[rare]) / 100)
     fix = (f"Add examples of {name!r}, or raise training.validation_split to {needed:.2f}" if needed <= 0.5
            else f"Add examples of {name!r}")
+    what = "the threshold cannot be chosen on it" if k == 2 else "the model cannot be checked on that class"
     raise DataError(f"'{data.source}' has {counts[rare]} {name!r} row(s) of {len(data)}: the validation split "
-                    f"({len(va)} rows) holds none, so the threshold cannot be chosen on it", fix)
+                    f"({len(va)} rows) holds none, so {what}", fix)
 
 
 RARE_CLASS_ROWS = 10  # fewer training rows than this and a class is learned from too little

@@ -108,6 +108,15 @@ def split_validation(data: LabeledData, fraction: float, seed: int) -> tuple[lis
 
         raise DataError(f"'{data.source}' has too few rows per class ({' / '.join(map(str, counts))}) "
                         f"for a validation split of {fraction}", "Add more rows or change training.validation_split")
+    k = len(counts)
+    if min(n_val, len(idx) - n_val) < k:  # a stratified split needs a row of every class on each side
+        from sentiment_cli.errors import DataError
+
+        needed = float(np.ceil(100 * k / len(idx)) / 100)
+        fix = (f"Raise training.validation_split to {needed:.2f}, or add rows" if needed <= 0.5
+               else "Add rows")
+        raise DataError(f"'{data.source}' has {len(idx)} rows: a validation split of {fraction} holds {n_val}, "
+                        f"fewer than its {k} classes", fix)
     tr, va = train_test_split(idx, test_size=n_val, stratify=data.y, random_state=seed)
     return sorted(tr.tolist()), sorted(va.tolist())
 

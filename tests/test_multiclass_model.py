@@ -87,3 +87,16 @@ def test_rare_classes_are_named_in_a_warning(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.WARNING, logger="sentiment"):
         warn_rare_classes(data)
     assert "'positive' (3)" in caplog.text and "neutral" not in caplog.text
+
+
+def test_validation_split_too_small_for_the_classes_is_a_data_error() -> None:
+    from sentiment_cli.data import LabeledData, LabelEncoding
+    from sentiment_cli.errors import DataError
+    from sentiment_cli.training import split_validation
+
+    data = LabeledData([f"t{i}" for i in range(24)], np.repeat([0, 1, 2], 8), LabelEncoding("a", "b", "c"), "x.csv")
+    with pytest.raises(DataError, match="holds 2, fewer than its 3 classes") as err:
+        split_validation(data, 0.1, 0)
+    assert "validation_split to 0.13" in err.value.hint
+    tr, va = split_validation(data, 0.13, 0)
+    assert sorted(data.y[va].tolist()) == [0, 1, 2] and len(tr) == 21
