@@ -45,6 +45,10 @@ class TokenizerConfig:
                                 kind=int, low=2, high=1_000_000, auto=True)
     oov: str | None = _opt("<OOV>", "out-of-vocabulary token (id 1); null drops unknown words, "
                            "as Keras does without oov_token", kind=str, nullable=True)
+    vocabulary: str = _opt("training", "which texts the vocabulary is counted on: the training rows, or those "
+                           "and the --unlabeled texts (training_and_unlabeled: words seen only there get ids "
+                           "and word vectors, so they carry meaning at predict time; num_words: auto counts "
+                           "documents of both)", choices=("training", "training_and_unlabeled"))
     lower: bool = _opt(True, "lower-case before splitting")
     filters: str = _opt(KERAS_FILTERS, "characters turned into separators")
     split: str = _opt(" ", "word separator", nonempty=True)

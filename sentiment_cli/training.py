@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -211,9 +211,11 @@ def unlabeled_sequences(cfg: Config, tokenizer: Tokenizer, paths: Sequence[str]
     from sentiment_cli.predictor import iter_batches
 
     if cfg.model.embedding_init != "ppmi_svd":
-        log.warning("--unlabeled is read only by model.embedding_init=ppmi_svd (it is %s): not used",
-                    cfg.model.embedding_init)
-        return [], {"files": list(paths), "texts": 0, "tokens": 0, "used": False}
+        if cfg.tokenizer.vocabulary != "training_and_unlabeled":
+            log.warning("--unlabeled is read only by model.embedding_init=ppmi_svd (it is %s) and "
+                        "tokenizer.vocabulary=training_and_unlabeled: not used", cfg.model.embedding_init)
+        return [], {"files": list(paths), "texts": 0, "tokens": 0, "used": False,
+                    "vocabulary": cfg.tokenizer.vocabulary == "training_and_unlabeled"}
     start = time.perf_counter()
     sequences: list[np.ndarray] = []
     for batch in iter_batches(iter_texts(paths, cfg.data.text_column), 4096):
@@ -221,7 +223,24 @@ def unlabeled_sequences(cfg: Config, tokenizer: Tokenizer, paths: Sequence[str]
     tokens = int(sum(map(len, sequences)))
     log.info("unlabeled: %d texts, %d tokens from %d file(s) in %.1fs, for the word vectors", len(sequences),
              tokens, len(paths), time.perf_counter() - start)
-    return sequences, {"files": list(paths), "texts": len(sequences), "tokens": tokens, "used": True}
+    return sequences, {"files": list(paths), "texts": len(sequences), "tokens": tokens, "used": True,
+                       "vocabulary": cfg.tokenizer.vocabulary == "training_and_unlabeled"}
+
+
+def vocabulary_texts(cfg: Config, texts: list[str], unlabeled: Sequence[str]) -> Iterable[str]:
+    """The texts the tokenizer counts its vocabulary on (tokenizer.vocabulary): the training rows,
+    then, for training_and_unlabeled, the --unlabeled files' texts, read streaming."""
+    if cfg.tokenizer.vocabulary != "training_and_unlabeled":
+        return texts
+    if not unlabeled:
+        log.warning("tokenizer.vocabulary=training_and_unlabeled without --unlabeled: the vocabulary comes "
+                    "from the training rows")
+        return texts
+    from itertools import chain
+
+    from sentiment_cli.inputs import iter_texts
+
+    return chain(texts, iter_texts(unlabeled, cfg.data.text_column))
 
 
 def class_weights(y: np.ndarray, mode: str, n_classes: int = 2) -> np.ndarray | None:
@@ -582,8 +601,9 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     """Fit tokenizer and model on `data` per `cfg`; return everything api.train persists.
 
     `unlabeled` (files of texts, inputs.iter_texts) joins the training texts where no label is
-    needed: the word-vector co-occurrences of embedding_init=ppmi_svd. Never the labels, the
-    vocabulary, the validation split or the wide branch.
+    needed: the word-vector co-occurrences of embedding_init=ppmi_svd, and the vocabulary with
+    tokenizer.vocabulary=training_and_unlabeled. Never the labels, the validation split or the
+    wide branch's n-grams (counted on training rows).
 
     `extra_callbacks(tokenizer)` returns more Keras callbacks for this run (bench/ uses it to
     score the test split at every epoch end); `backup_dir` makes the run resumable (resume.py).
@@ -609,7 +629,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, ordinal=data.encoding.ordinal))  # as resolved
     cfg = auto.resolve_class_weight(cfg, n_classes, len(tr_idx))
     tc = cfg.training
-    tokenizer = tokenizer_from_config(cfg).fit(tr_texts)
+    tokenizer = tokenizer_from_config(cfg).fit(vocabulary_texts(cfg, tr_texts, unlabeled))
     cfg = auto.resolve_vocabulary(cfg, tokenizer)
     seqs_tr = tokenizer.transform(tr_texts)
     len_tr = np.fromiter(map(len, seqs_tr), dtype=np.int64, count=len(seqs_tr))

@@ -1,7 +1,7 @@
-"""`train --unlabeled`: texts without labels feed the word vectors, and nothing else.
+"""`train --unlabeled`: texts without labels feed the word vectors, and the vocabulary when
+tokenizer.vocabulary says so.
 
-Never the labels, the vocabulary or the validation split (the same rows are held out with and
-without it); the run stays reproducible; what was read is in metrics.json and the manifest.
+Never the labels or the validation split (the same rows are held out with and without it); the run stays reproducible; what was read is in metrics.json and the manifest.
 """
 
 from __future__ import annotations
@@ -59,3 +59,24 @@ def test_a_missing_unlabeled_file_is_an_error_before_any_work(tmp_path: Path, re
                      "--unlabeled", str(tmp_path / "nope.txt")], exit_code=1)
     assert "text file" in result.output and "--unlabeled" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_vocabulary_from_unlabeled_texts_when_the_config_says_so(tmp_path: Path, reviews_train: Path) -> None:
+    from sentiment_cli.tokenizer import Tokenizer
+
+    texts = head_rows(TEST, 300)["text"].str.replace("\n", " ").tolist()
+    texts[:5] = [t + " zorblaxian splendour" for t in texts[:5]]  # words no training review has
+    path = tmp_path / "unlabelled.txt"
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    auto = ("--set", "tokenizer.num_words=auto", "--unlabeled", str(path))
+    plain = _train(tmp_path, reviews_train, "plain", *auto)
+    wide = _train(tmp_path, reviews_train, "wide", *auto, "--set", "tokenizer.vocabulary=training_and_unlabeled")
+    tok_plain, tok_wide = (Tokenizer.from_json((d / "tokenizer.json").read_text()) for d in (plain, wide))
+    oov = tok_wide.word_index_[tok_wide.oov_token]
+    assert tok_plain.transform(["zorblaxian"]) == [[tok_plain.word_index_[tok_plain.oov_token]]]
+    assert tok_wide.transform(["zorblaxian"])[0][0] != oov
+    assert tok_wide.num_words > tok_plain.num_words and tok_wide.document_count_ == tok_plain.document_count_ + 300
+    m_plain, m_wide = (json.loads((d / "metrics.json").read_text()) for d in (plain, wide))
+    assert m_wide["unlabeled"]["vocabulary"] is True and m_plain["unlabeled"]["vocabulary"] is False
+    assert m_wide["validation"]["n"] == m_plain["validation"]["n"]  # the same rows held out
+    assert sum(m_wide["validation"]["confusion_matrix"][0]) == sum(m_plain["validation"]["confusion_matrix"][0])
