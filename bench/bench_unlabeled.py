@@ -76,9 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=DATASETS, help="Only these datasets.")
     parser.add_argument("--datasets-dir", type=Path, default=bd.DEFAULT_DATASETS_DIR)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="A config override for the +unlabeled run only, e.g. "
+                        "tokenizer.vocabulary=training_and_unlabeled (repeatable).")
     args = parser.parse_args(argv)
     names = args.only or DATASETS
     cfg = load_config(None)
+    cfg_more = load_config(None, args.overrides)
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             files, note = unlabeled_for(name, args.datasets_dir, tmp)
             print(f"{name}: {len(ds.train):,} training rows; unlabelled: {note}", file=sys.stderr, flush=True)
             base, base_rec, t0 = score(cfg, ds)
-            more, more_rec, t1 = score(cfg, ds, unlabeled=[str(f) for f in files])
+            more, more_rec, t1 = score(cfg_more, ds, unlabeled=[str(f) for f in files])
             vec, vec_rec, t2 = score(with_vectors, ds)
             rows.append({"dataset": name, "default": base, "unlabeled": more, "vectors": vec,
                          "recurrent": {"default": base_rec, "unlabeled": more_rec, "vectors": vec_rec},
