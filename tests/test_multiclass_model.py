@@ -100,3 +100,16 @@ def test_validation_split_too_small_for_the_classes_is_a_data_error() -> None:
     assert "validation_split to 0.13" in err.value.hint
     tr, va = split_validation(data, 0.13, 0)
     assert sorted(data.y[va].tolist()) == [0, 1, 2] and len(tr) == 21
+
+
+def test_check_data_counts_k_classes_and_flags_rare_ones(tmp_path) -> None:
+    from sentiment_cli.checks import check_data
+
+    rows = ["text,label"] + [f"review number {i} about the room,{c}" for i, c in
+                             enumerate(["positive"] * 40 + ["neutral"] * 20 + ["negative"] * 3)]
+    path = tmp_path / "three.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    report = check_data(str(path), None, "text", "label")
+    assert report["train"]["labels"] == {"positive": 40, "neutral": 20, "negative": 3}
+    assert any("class 'negative' is 4.8% of the rows" in p for p in report["problems"])
+    assert any("['negative'] have fewer than 10 rows" in p for p in report["problems"])
