@@ -316,7 +316,8 @@ def evaluate(model_dir: str, data_path: str, text_column: str | None, label_colu
                or name not in report]
     if unknown:
         gateable = ", ".join(k for k, v in report.items() if isinstance(v, float))
-        raise click.UsageError(f"--min {unknown[0]}: this model's report has no such metric (it has {gateable})")
+        raise ConfigError(f"--min {unknown[0]}: this model's report has no such metric",
+                          f"Gate on one of: {gateable}")
     _emit(json.dumps(report) + "\n" if fmt == "json" else format_evaluation(report))
     gates = ([("accuracy", min_accuracy)] if min_accuracy is not None else []) + list(minimums)
     failed = [(name, report[name], bound) for name, bound in gates if report[name] is None or report[name] < bound]

@@ -80,8 +80,9 @@ def test_evaluate_json_gates_and_usage_errors(stars_model: Path) -> None:
         usage = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), *flag)
         assert usage.exit_code == 2 and "applies to two-class models" in usage.stderr, usage.output
         assert len(usage.stderr.strip().splitlines()) == 1 and usage.stdout == ""
-    unknown = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), "--min", "roc_auc=0.5")
-    assert unknown.exit_code == 2 and "no such metric" in unknown.stderr
+    unknown = run("evaluate", "--model", str(stars_model), "--data", str(STARS_TEST), "--min", "roc_auc=0.5", "--quiet")
+    assert unknown.exit_code == 2 and "no such metric" in unknown.stderr and "macro_f1" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1 and unknown.stdout == ""
 
 
 def test_predict_json_csv_and_text(stars_model: Path) -> None:
