@@ -61,6 +61,9 @@ class LabelEncoding:
     def __repr__(self) -> str:
         return f"LabelEncoding{self.classes!r}" + (" (ordinal)" if self.ordinal else "")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and copy: rebuilt through __init__ (immutable)
+        return (_label_encoding, (self.classes, self.ordinal))
+
     @property
     def n_classes(self) -> int:
         return len(self.classes)
@@ -99,6 +102,10 @@ class LabelEncoding:
     def name(self, is_positive: bool) -> str:
         """A binary model's label for a decision (score >= threshold)."""
         return self.positive if is_positive else self.negative
+
+
+def _label_encoding(classes: tuple[str, ...], ordinal: bool) -> LabelEncoding:
+    return LabelEncoding(*classes, ordinal=ordinal)
 
 
 @dataclass

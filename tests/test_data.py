@@ -99,6 +99,10 @@ def test_label_encoding_round_trips_and_binary_layout_is_unchanged():
     assert LabelEncoding.from_dict(three.to_dict()) == three
     with pytest.raises(AttributeError, match="no positive class"):
         three.positive
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(three)) == three and copy.deepcopy(binary) == binary
 
 
 def test_labels_become_class_indices(tmp_path):
