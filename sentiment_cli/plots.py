@@ -117,15 +117,16 @@ def reliability(path: Path, y: np.ndarray, p: np.ndarray, bins: int = 10) -> str
     from sentiment_cli.metrics import expected_calibration_error, reliability_bins
 
     plt = _pyplot()
-    if np.ndim(p) == 2:  # K classes: top-label confidence against accuracy
+    top_label = np.ndim(p) == 2
+    if top_label:  # K classes: top-label confidence against accuracy
         y, p = (p.argmax(axis=1) == y).astype(float), p.max(axis=1)
     rows = [r for r in reliability_bins(y, p, bins) if r["n"]]
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
     ax.plot([r["mean_score"] for r in rows], [r["positive_rate"] for r in rows], "o-",
             label=f"model (ECE {expected_calibration_error(y, p, bins):.3f})")
-    ax.set_xlabel("mean predicted probability")
-    ax.set_ylabel("fraction positive")
+    ax.set_xlabel("mean probability of the predicted class" if top_label else "mean predicted probability")
+    ax.set_ylabel("fraction right" if top_label else "fraction positive")
     ax.legend()
     return _save(fig, path)
 
