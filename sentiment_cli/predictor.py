@@ -159,6 +159,16 @@ def onnx_runner(path: Path, threads: int, features: NgramFeatures | None = None,
     return run
 
 
+def check_output_width(runner: Callable[[np.ndarray], np.ndarray], encoding: LabelEncoding, path: Path) -> None:
+    """Refuse a model whose outputs do not match labels.json's classes (one score for two classes,
+    K for K): one 1-token row scored, well under a millisecond on ONNX Runtime."""
+    scores = np.asarray(runner(np.ones((1, 1), dtype=np.int32)))
+    width = 1 if scores.ndim == 1 else scores.shape[1]
+    if width != (1 if encoding.binary else encoding.n_classes):
+        raise ArtifactError(f"'{path}' gives {width} score(s) per text, but labels.json names {encoding.n_classes} "
+                            "classes", "Restore the model directory or re-train the model")
+
+
 def keras_runner(path: Path, features: NgramFeatures | None = None,
                  data: bytes | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """Id rows -> scores with the .keras model at `path` (or its verified bytes, `data`)."""
@@ -348,6 +358,8 @@ class Predictor:
             if backend == "auto":
                 log.warning("no %s in '%s'; using Keras (slower start)", artifacts.MODEL_ONNX, model_dir)
             runner = keras_runner(model_dir / artifacts.MODEL_KERAS, features, data=files.read(artifacts.MODEL_KERAS))
+        check_output_width(runner, decision.encoding, model_dir / (artifacts.MODEL_ONNX if use_onnx
+                                                                   else artifacts.MODEL_KERAS))
         predictor = cls(tokenizer, decision, runner, "onnx" if use_onnx else "keras", model_dir,
                         threads=threads if use_onnx else 1, trim_padding=trim, features=features)
         # The input columns, from the same labels.json (api.input_columns reads them for old directories).

@@ -207,3 +207,21 @@ def test_class_weight_auto_is_sqrt_balanced_for_k_classes_only(stars_model: Path
     assert w[0] / w[-1] == pytest.approx(1 / 3) and w[9] / w[-1] == pytest.approx(1 / 2)  # 1 / sqrt(count)
     balanced = class_weights(y, "balanced", 3)
     assert balanced[-1] == pytest.approx(14 / 3) and class_weights(y, "none", 3) is None
+
+
+def test_labels_json_naming_other_classes_than_the_model_gives_is_refused(stars_model: Path, tmp_path: Path) -> None:
+    import hashlib
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(stars_model, model)
+    labels = json.loads((model / "labels.json").read_text())
+    labels["classes"] = ["1", "2", "3"]  # the model still gives five scores per text
+    (model / "labels.json").write_text(json.dumps(labels))
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["artifacts"]["labels.json"] = hashlib.sha256((model / "labels.json").read_bytes()).hexdigest()
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    for backend in ("onnx", "keras"):
+        result = run("predict", "--model", str(model), "--backend", backend, stdin="fine\n")
+        assert result.exit_code == 1 and "gives 5 score(s) per text, but labels.json names 3 classes" in result.stderr
+        assert result.stdout == ""
