@@ -25,7 +25,10 @@ def _num(value: Any) -> str:
 
 
 def _with_extras(lines: list[str], report: dict[str, Any]) -> str:
-    """`lines` plus the optional --slices and --plots parts of a report, as one text."""
+    """`lines` plus the optional parts of a report (--unknown-labels wrong, --slices, --plots), as one text."""
+    if report.get("unknown_labels"):
+        lines += ["", f"{report['unknown_labels']} row(s) with a label the model was not trained on: counted as "
+                      "wrong in accuracy, left out of the other metrics"]
     if "slices" in report:
         lines += ["", "slice                          n        accuracy"]
         for row in report["slices"]:
