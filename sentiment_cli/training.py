@@ -401,34 +401,26 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
     y_tr, y_va = np.asarray(y_tr).astype(int), np.asarray(y_va).astype(int)
     n_classes = int(max(y_tr.max(initial=0), y_va.max(initial=0))) + 1 if n_classes is None else n_classes
 
-    def fit_binary(c: float, a: Any, y: np.ndarray) -> tuple[np.ndarray, float]:
-        """(weights per column, intercept) of the model on raw TF-IDF rows `a`; the NB scaling is
-        computed from `a` and `y` alone, so cross-validation folds never see their test rows' labels."""
+    def fit_one(c: float, a: Any, y: np.ndarray, weight: np.ndarray | None) -> tuple[np.ndarray, float]:
+        """(weights per column, intercept) of the 0/1 model on raw TF-IDF rows `a`; the NB scaling is
+        computed from `a` and `y` alone, so cross-validation folds never see their test rows' labels.
+        `weight`: per-row weights, else liblinear's own class_weight (balanced or none)."""
         scale = nb_ratios(a, y) if m.wide == "nb_tfidf" else np.ones(a.shape[1])
         scale[0] = 0.0  # column 0 is padding
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed,
-                                 class_weight=balanced)
-        clf.fit(a @ diags(scale), y)
+                                 class_weight=balanced if weight is None else None)
+        clf.fit(a @ diags(scale), y, sample_weight=weight)
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
     def fit(c: float, a: Any, y: np.ndarray) -> tuple[np.ndarray, Any]:
-        if n_classes == 2 and mode != "sqrt_balanced":
-            return fit_binary(c, a, y)
+        """Two classes: one model; K: one per class against the rest, its rows weighted as the K-class
+        weights weigh them (two-class balanced stays scikit-learn's class_weight, as always)."""
+        own = mode == "none" or (n_classes == 2 and mode == "balanced")
+        weight = None if own else class_weights(y, mode, n_classes)
         if n_classes == 2:
-            return _fit_weighted(c, a, y, 1)
-        if mode == "none":
-            parts = [fit_binary(c, a, (y == k).astype(int)) for k in range(n_classes)]
-        else:  # each class against the rest, its rows weighted as the K-class weights weigh them
-            parts = [_fit_weighted(c, a, y, k) for k in range(n_classes)]
+            return fit_one(c, a, y, weight)
+        parts = [fit_one(c, a, (y == k).astype(int), weight) for k in range(n_classes)]
         return np.stack([w for w, _ in parts], axis=1), np.array([b for _, b in parts])
-
-    def _fit_weighted(c: float, a: Any, y: np.ndarray, k: int) -> tuple[np.ndarray, float]:
-        yk = (y == k).astype(int)
-        scale = nb_ratios(a, yk) if m.wide == "nb_tfidf" else np.ones(a.shape[1])
-        scale[0] = 0.0
-        clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed)
-        clf.fit(a @ diags(scale), yk, sample_weight=class_weights(y, mode, n_classes))
-        return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
     c = float(m.wide_c) if not auto.is_auto(m.wide_c) else choose_wide_c(fit, a_tr, y_tr, a_va, y_va,
                                                                          cfg.training.seed)
