@@ -384,7 +384,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
 
     A large unlabelled corpus is then processed once and any training starts from it
     (model.embedding_init=vectors). The texts are split as cfg's tokenizer splits them, read
-    streaming twice (vocabulary, then ids); the vocabulary follows tokenizer.num_words (auto: words
+    streaming once (corpus.py); the vocabulary follows tokenizer.num_words (auto: words
     in at least two texts, at most 50,000), the dimension model.embedding_dim, the window
     model.embedding_window. `out` is written beside itself and moved into place: an existing file is
     replaced only with `force`, and never left half-written.
@@ -392,7 +392,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
     import os
     import tempfile
 
-    from sentiment_cli import auto, inputs
+    from sentiment_cli import auto, corpus, inputs
     from sentiment_cli.errors import ConfigError, WriteError
     from sentiment_cli.training import tokenizer_from_config
     from sentiment_cli.vectors import write_glove
@@ -411,11 +411,11 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
     def texts() -> Iterator[str]:
         return inputs.iter_texts(map(str, data_paths), text_column or cfg.data.text_column)
 
-    tokenizer = tokenizer_from_config(cfg).fit(texts())
+    tokenizer, space = tokenizer_from_config(cfg), corpus.WordSpace()
+    sequences = corpus.tokenize(tokenizer, texts(), space)  # each text read and split once
+    corpus.fit_vocabulary(tokenizer, space.words, sequences)
     cfg = auto.resolve_vocabulary(cfg, tokenizer)
-    sequences: list[np.ndarray] = []  # int32 arrays: 4 bytes a token, not a Python int's 36
-    for batch in iter_batches(texts(), 4096):
-        sequences += [np.asarray(s, dtype=np.int32) for s in tokenizer.transform(batch)]
+    sequences = sequences.map(corpus.lookup_table(tokenizer, space.words))
     oov = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
     size = tokenizer.vocabulary_size
     matrix = ppmi_svd(sequences, size, cfg.model.embedding_dim, window=cfg.model.embedding_window,
@@ -433,7 +433,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    report = {"out": str(out), "texts": tokenizer.document_count_, "tokens": int(sum(map(len, sequences))),
+    report = {"out": str(out), "texts": tokenizer.document_count_, "tokens": len(sequences.ids),
               "words": len(keep), "dim": int(matrix.shape[1]), "window": cfg.model.embedding_window}
     log.info("wrote %d word vectors of %d dimensions from %d texts (%d tokens) to '%s'", report["words"],
              report["dim"], report["texts"], report["tokens"], out)

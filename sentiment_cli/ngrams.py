@@ -24,10 +24,12 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
+from sentiment_cli.token_ids import TokenIds
+
 # Rows per chunk when counting document frequencies: bounds the int64 code space (row * key space).
 _CHUNK = 2048
 # What the features read: padded id rows (n, width), or a list of id sequences (training).
-Rows = Union[np.ndarray, Sequence[Sequence[int]]]
+Rows = Union[np.ndarray, TokenIds, Sequence[Sequence[int]]]
 
 
 def _flat(x: Rows) -> tuple[np.ndarray, np.ndarray, int]:
@@ -36,6 +38,8 @@ def _flat(x: Rows) -> tuple[np.ndarray, np.ndarray, int]:
     if isinstance(x, np.ndarray):
         rows, cols = np.nonzero(x)
         return rows.astype(np.int64), x[rows, cols].astype(np.int64), len(x)
+    if isinstance(x, TokenIds):
+        return np.repeat(np.arange(len(x), dtype=np.int64), x.lengths), x.ids.astype(np.int64), len(x)
     lengths = np.fromiter(map(len, x), dtype=np.int64, count=len(x))
     ids = np.fromiter((i for seq in x for i in seq), dtype=np.int64, count=int(lengths.sum()))
     return np.repeat(np.arange(len(x), dtype=np.int64), lengths), ids, len(x)

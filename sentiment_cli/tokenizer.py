@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from sentiment_cli.errors import ArtifactError, NotFittedError
+from sentiment_cli.token_ids import TokenIds
 
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 FORMAT = "sentiment-tokenizer"
@@ -233,6 +234,9 @@ class Tokenizer:
         zero steps is 0/0 = NaN, in training (a NaN loss) and in predict alike.
         """
         oov = self.__dict__.get("_oov_id")  # set by fit and load; not word_index_ (parsed lazily)
+        if isinstance(sequences, TokenIds):
+            maxlen = self.maxlen if self.maxlen is not None else int(sequences.lengths.max(initial=0))
+            return sequences.pad(maxlen, padding=self.padding, truncating=self.truncating, empty=oov)
         if oov is not None and not all(len(s) for s in sequences):
             sequences = [s if len(s) else [oov] for s in sequences]
         return pad_sequences(sequences, self.maxlen, padding=self.padding, truncating=self.truncating)

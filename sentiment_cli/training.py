@@ -29,6 +29,7 @@ from sentiment_cli import auto
 from sentiment_cli.metrics import (apply_temperature, choose_threshold, fit_temperature, log_proba, logit,
                                    predicted_classes, softmax)
 from sentiment_cli.ngrams import NgramFeatures, Rows, model_inputs
+from sentiment_cli.token_ids import TokenIds
 from sentiment_cli.tokenizer import Tokenizer
 
 log = logging.getLogger("sentiment")
@@ -203,44 +204,54 @@ def initial_embedding(cfg: Config, tokenizer: Tokenizer, sequences: list[list[in
     return vectors, None
 
 
-def unlabeled_sequences(cfg: Config, tokenizer: Tokenizer, paths: Sequence[str]
-                        ) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """Id sequences (int32) of the unlabeled files' texts, read streaming, by the training tokenizer,
-    and what was read; with an embedding_init that reads no texts, nothing is read (a warning)."""
-    from sentiment_cli.inputs import iter_texts
-    from sentiment_cli.predictor import iter_batches
+def tokenize_splits(cfg: Config, texts: Sequence[str], tr_idx: Sequence[int], va_idx: Sequence[int],
+                    unlabeled: Sequence[str] = ()) -> tuple[Config, Tokenizer, TokenIds, TokenIds, TokenIds]:
+    """The config with tokenizer.num_words resolved, the fitted tokenizer and the ids of the training rows, the validation rows and the
+    --unlabeled texts: each text split once (corpus.py, on every core for large data), the
+    vocabulary counted on the training rows, then (tokenizer.vocabulary=training_and_unlabeled) the
+    unlabeled texts, as Tokenizer.fit on those texts in that order would count it.
 
-    if cfg.model.embedding_init != "ppmi_svd":
-        if cfg.tokenizer.vocabulary != "training_and_unlabeled":
-            log.warning("--unlabeled is read only by model.embedding_init=ppmi_svd (it is %s) and "
-                        "tokenizer.vocabulary=training_and_unlabeled: not used", cfg.model.embedding_init)
-        return [], {"files": list(paths), "texts": 0, "tokens": 0, "used": False,
-                    "vocabulary": cfg.tokenizer.vocabulary == "training_and_unlabeled"}
-    start = time.perf_counter()
-    sequences: list[np.ndarray] = []
-    for batch in iter_batches(iter_texts(paths, cfg.data.text_column), 4096):
-        sequences += [np.asarray(s, dtype=np.int32) for s in tokenizer.transform(batch)]
-    tokens = int(sum(map(len, sequences)))
-    log.info("unlabeled: %d texts, %d tokens from %d file(s) in %.1fs, for the word vectors", len(sequences),
-             tokens, len(paths), time.perf_counter() - start)
-    return sequences, {"files": list(paths), "texts": len(sequences), "tokens": tokens, "used": True,
-                       "vocabulary": cfg.tokenizer.vocabulary == "training_and_unlabeled"}
+    The unlabeled files are read only where something uses them: the word vectors of
+    embedding_init=ppmi_svd, or that vocabulary setting (else a warning, and nothing is read).
+    """
+    from sentiment_cli import corpus
 
-
-def vocabulary_texts(cfg: Config, texts: list[str], unlabeled: Sequence[str]) -> Iterable[str]:
-    """The texts the tokenizer counts its vocabulary on (tokenizer.vocabulary): the training rows,
-    then, for training_and_unlabeled, the --unlabeled files' texts, read streaming."""
-    if cfg.tokenizer.vocabulary != "training_and_unlabeled":
-        return texts
-    if not unlabeled:
+    with_unlabeled = cfg.tokenizer.vocabulary == "training_and_unlabeled"
+    if with_unlabeled and not unlabeled:
         log.warning("tokenizer.vocabulary=training_and_unlabeled without --unlabeled: the vocabulary comes "
                     "from the training rows")
-        return texts
-    from itertools import chain
+    if unlabeled and not with_unlabeled and cfg.model.embedding_init != "ppmi_svd":
+        log.warning("--unlabeled is read only by model.embedding_init=ppmi_svd (it is %s) and "
+                    "tokenizer.vocabulary=training_and_unlabeled: not used", cfg.model.embedding_init)
+        unlabeled = ()
+    tokenizer = tokenizer_from_config(cfg)
+    space = corpus.WordSpace()
+    ids = corpus.tokenize(tokenizer, texts, space)
+    tr, va = ids.take(tr_idx), ids.take(va_idx)
+    del ids
+    extra = TokenIds.concat([])
+    if unlabeled:
+        from sentiment_cli.inputs import iter_texts
 
-    from sentiment_cli.inputs import iter_texts
+        extra = corpus.tokenize(tokenizer, iter_texts(unlabeled, cfg.data.text_column), space,
+                                what="unlabeled texts")
+    words = space.words
+    corpus.fit_vocabulary(tokenizer, words, TokenIds.concat([tr, extra]) if with_unlabeled and unlabeled else tr)
+    cfg = auto.resolve_vocabulary(cfg, tokenizer)
+    lut = corpus.lookup_table(tokenizer, words)
+    return cfg, tokenizer, tr.map(lut), va.map(lut), extra.map(lut)
 
-    return chain(texts, iter_texts(unlabeled, cfg.data.text_column))
+
+def unlabeled_report(cfg: Config, paths: Sequence[str], ids: TokenIds) -> dict[str, Any]:
+    """What --unlabeled contributed, for the log and metrics.json: `used` means the word vectors
+    read the texts (embedding_init=ppmi_svd); `vocabulary` that the vocabulary counted them."""
+    used = cfg.model.embedding_init == "ppmi_svd" and len(ids) > 0
+    vocabulary = cfg.tokenizer.vocabulary == "training_and_unlabeled"
+    if len(ids):
+        log.info("unlabeled: %d texts, %d tokens from %d file(s), for the %s", len(ids), len(ids.ids),
+                 len(paths), " and ".join([w for w, on in (("word vectors", used), ("vocabulary", vocabulary)) if on]))
+    return {"files": list(paths), "texts": len(ids) if used or vocabulary else 0,
+            "tokens": int(len(ids.ids)) if used or vocabulary else 0, "used": used, "vocabulary": vocabulary}
 
 
 def class_weights(y: np.ndarray, mode: str, n_classes: int = 2) -> np.ndarray | None:
@@ -610,8 +621,6 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     seed_everything(cfg.training.seed)
     n_classes = data.encoding.n_classes
     tr_idx, va_idx = split_validation(data, cfg.training.validation_split, cfg.training.seed)
-    tr_texts = [data.texts[i] for i in tr_idx]
-    va_texts = [data.texts[i] for i in va_idx]
     y_tr = data.y[tr_idx].astype(np.float32)
     y_va = data.y[va_idx]
     check_config(cfg)
@@ -621,24 +630,21 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, ordinal=data.encoding.ordinal))  # as resolved
     cfg = auto.resolve_class_weight(cfg, n_classes, len(tr_idx))
     tc = cfg.training
-    tokenizer = tokenizer_from_config(cfg).fit(vocabulary_texts(cfg, tr_texts, unlabeled))
-    cfg = auto.resolve_vocabulary(cfg, tokenizer)
-    seqs_tr = tokenizer.transform(tr_texts)
-    len_tr = np.fromiter(map(len, seqs_tr), dtype=np.int64, count=len(seqs_tr))
+    cfg, tokenizer, seqs_tr, seqs_va, extra = tokenize_splits(cfg, data.texts, tr_idx, va_idx, unlabeled)
+    len_tr = seqs_tr.lengths
     cfg = auto.resolve_maxlen(cfg, tokenizer, len_tr)
     cfg = auto.resolve_wide_maxlen(cfg, len_tr)
     x_tr = tokenizer.pad(seqs_tr)
-    seqs_va = tokenizer.transform(va_texts)
     x_va = tokenizer.pad(seqs_va)
     # The wide branch reads each text's first or last wide_maxlen ids (truncating), as sequences:
     # rows padded that wide would hold mostly padding.
-    wide_len, pre = cfg.model.wide_maxlen, cfg.tokenizer.truncating == "pre"
-    wide_tr, wide_va = ([[s[-wide_len:] if pre else s[:wide_len] for s in seqs] for seqs in (seqs_tr, seqs_va)]
+    wide_len, last = cfg.model.wide_maxlen, cfg.tokenizer.truncating == "pre"
+    wide_tr, wide_va = ((seqs_tr.window(wide_len, last), seqs_va.window(wide_len, last))
                         if cfg.model.wide != "none" else (None, None))
     del seqs_va
     len_tr = np.clip(len_tr, 1, cfg.tokenizer.maxlen)  # an empty text is one OOV id (Tokenizer.pad)
     log.info("training on %d reviews, validating on %d; vocabulary %d words, ids below %d kept",
-             len(tr_texts), len(va_texts), len(tokenizer.word_index_), tokenizer.vocabulary_size)
+             len(tr_idx), len(va_idx), len(tokenizer.word_index_), tokenizer.vocabulary_size)
 
     bucketing = tc.bucketing and bucketing_is_exact(cfg)
     if tc.bucketing and not bucketing:
@@ -686,8 +692,10 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
                                 oov_id=oov_id, n_classes=n_classes) if cfg.model.wide != "none" else None)
         unlabeled_info = None
         if unlabeled:
-            extra, unlabeled_info = unlabeled_sequences(cfg, tokenizer, unlabeled)
-            seqs_tr = seqs_tr + extra
+            unlabeled_info = unlabeled_report(cfg, unlabeled, extra)
+            if unlabeled_info["used"]:
+                seqs_tr = TokenIds.concat([seqs_tr, extra])
+        del extra
         embedding, vectors = initial_embedding(cfg, tokenizer, seqs_tr)
         del seqs_tr, wide_tr, wide_va
         if embedding is not None and auto.is_auto(cfg.model.embedding_dim):  # the vector file's dimension

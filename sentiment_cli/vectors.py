@@ -25,6 +25,7 @@ from typing import IO, Iterator, Sequence
 import numpy as np
 
 from sentiment_cli.errors import DataError
+from sentiment_cli.token_ids import TokenIds
 
 log = logging.getLogger("sentiment")
 
@@ -206,7 +207,8 @@ def embedding_from_file(path: str | Path, word_index: dict[str, int], vocab_size
     for i, v in found.items():
         matrix[i] = v
     matrix[0] = 0.0
-    counts = np.bincount(np.fromiter((i for s in sequences for i in s), dtype=np.int64), minlength=vocab_size)
+    flat = sequences.ids if isinstance(sequences, TokenIds) else np.fromiter((i for s in sequences for i in s), np.int64)
+    counts = np.bincount(flat, minlength=vocab_size)
     in_vocab = np.zeros(vocab_size, dtype=bool)
     in_vocab[list(ids.values())] = True
     has = np.zeros(vocab_size, dtype=bool)

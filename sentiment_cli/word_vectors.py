@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from sentiment_cli.token_ids import TokenIds
+
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
@@ -37,31 +39,54 @@ TARGET_STD = 0.2
 # Vectors for at most this many of the most frequent ids; rarer words start from Keras' random init
 # (their co-occurrence counts are thin, and the SVD's cost grows with the vocabulary).
 MAX_WORDS = 20_000
+# Tokens counted at a time (co-occurrence); the bundled IMDB split's ~6M fit in one.
+CHUNK_TOKENS = 8_000_000
 
 
-def cooccurrence(sequences: Sequence[Sequence[int]], vocab_size: int, window: int,
+def cooccurrence(sequences: TokenIds | Sequence[Sequence[int]], vocab_size: int, window: int,
                  skip: Sequence[int] = (0,)) -> csr_matrix:
     """Symmetric word-word counts within `window` tokens, each pair weighted 1/distance.
 
     Ids in `skip` (padding, the OOV bucket) are left out: the OOV id stands for thousands of
     different rare words, so its neighbours say nothing about it. Reviews do not see each other.
+    Counted CHUNK_TOKENS tokens at a time and summed: memory follows the vocabulary, not the data.
     """
     import scipy.sparse as sp
 
-    sep = np.zeros(window, dtype=np.int64)  # a gap of padding between reviews: no pair crosses it
-    parts = [np.asarray(s, dtype=np.int64) for s in sequences if len(s)]
-    flat = np.concatenate([x for s in parts for x in (s, sep)]) if parts else sep
-    for i in skip:
-        flat[flat == i] = 0
-    flat[flat >= vocab_size] = 0  # ids past the matrix (rarer words) take part in no pair
-    counts = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
-    for d in range(1, window + 1):
-        a, b = flat[:-d], flat[d:]
-        keep = (a > 0) & (b > 0)
-        pairs = sp.coo_matrix((np.full(int(keep.sum()), 1.0 / d), (a[keep], b[keep])),
-                              shape=(vocab_size, vocab_size)).tocsr()
-        counts = counts + pairs + pairs.T
+    seqs = sequences if isinstance(sequences, TokenIds) else TokenIds.from_lists(sequences)
+    counts = None
+    for lo, hi in row_chunks(seqs.offsets, CHUNK_TOKENS):
+        part = seqs[lo:hi]
+        # Each review followed by `window` zeros (padding): no pair crosses from one to the next.
+        owner = np.repeat(np.arange(len(part), dtype=np.int64), part.lengths)
+        flat = np.zeros(len(part.ids) + window * (len(part) + 1), dtype=np.int64)
+        flat[np.arange(len(part.ids), dtype=np.int64) + window * owner] = part.ids
+        del owner
+        for i in skip:
+            flat[flat == i] = 0
+        flat[flat >= vocab_size] = 0  # ids past the matrix (rarer words) take part in no pair
+        chunk = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
+        for d in range(1, window + 1):
+            a, b = flat[:-d], flat[d:]
+            keep = (a > 0) & (b > 0)
+            pairs = sp.coo_matrix((np.full(int(keep.sum()), 1.0 / d), (a[keep], b[keep])),
+                                  shape=(vocab_size, vocab_size)).tocsr()
+            chunk = chunk + pairs + pairs.T
+        counts = chunk if counts is None else counts + chunk  # one chunk: exactly one pass's counts
     return counts
+
+
+def row_chunks(offsets: np.ndarray, tokens: int) -> list[tuple[int, int]]:
+    """(first, end) rows of consecutive chunks of about `tokens` tokens (a longer row is a chunk of
+    its own); at least one chunk, empty for no rows."""
+    n = len(offsets) - 1
+    bounds, lo = [], 0
+    while lo < n:
+        hi = int(np.searchsorted(offsets, offsets[lo] + tokens, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds or [(0, 0)]
 
 
 def ppmi(counts: csr_matrix) -> csr_matrix:
