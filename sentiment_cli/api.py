@@ -69,9 +69,11 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
 
         try:
             with _write_errors(out, backup):
+                # Once tokenized, the texts are dropped (but a sample for the ONNX check): on a
+                # large file they are the largest thing in memory. The baseline needs them all.
                 result = training.train(cfg, data, backup_dir=backup, verbose=verbose,
                                         tensorboard_dir=Path(tensorboard) if tensorboard else None,
-                                        unlabeled=unlabeled)
+                                        unlabeled=unlabeled, release_texts=not baseline)
         except KeyboardInterrupt:
             _log_resume_hint(out, backup)
             raise
@@ -162,7 +164,7 @@ def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int
     data = load_labeled(data_path, dc.text_column, dc.label_column, **dc.label_options())
     check_validation_split(cfg, data)
     backup = _resume_dir(out.with_name(f"{out.name}.worker{role[0]}"), cfg, data_path, resume, unlabeled)
-    result = training.train(cfg, data, backup_dir=backup, verbose=verbose, unlabeled=unlabeled)
+    result = training.train(cfg, data, backup_dir=backup, verbose=verbose, unlabeled=unlabeled, release_texts=True)
     _clear_resume_dir(backup)
     log.info("worker %d of %d done; the chief writes the model directory (nothing written at %s)",
              role[0] + 1, role[1], out)

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from sentiment_cli.progress import Progress
 from sentiment_cli.token_ids import TokenIds
 from sentiment_cli.tokenizer import Tokenizer
 
@@ -155,9 +156,14 @@ def tokenize(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,
     serial = PARALLEL_MIN if not sized else (0 if len(texts) >= PARALLEL_MIN else len(texts))  # type: ignore[arg-type]
     params = tokenizer.get_params()
     ids, lengths = [], []
-    for words, local, n in _split_all(params, texts, workers, serial):
-        ids.append(space.add(words, local))
-        lengths.append(n)
+    progress = Progress(f"tokenizing {what}", what, len(texts) if sized else None)  # type: ignore[arg-type]
+    try:
+        for words, local, n in _split_all(params, texts, workers, serial):
+            ids.append(space.add(words, local))
+            lengths.append(n)
+            progress.update(len(n))
+    finally:
+        progress.close()
     out = TokenIds.from_lengths(np.concatenate(ids) if ids else np.zeros(0, np.int32),
                                 np.concatenate(lengths) if lengths else np.zeros(0, np.int64))
     seconds = time.perf_counter() - start
@@ -185,7 +191,9 @@ def fit_vocabulary(tokenizer: Tokenizer, words: list[str], rows: TokenIds) -> To
         distinct = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
         docs += np.bincount(distinct % n_words, minlength=n_words)  # each word once per text
     first = np.full(n_words, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, rows.ids, np.arange(len(rows.ids), dtype=np.int64))
+    for lo in range(0, len(rows), CHUNK):  # each word's first position, a chunk of rows at a time
+        start, end = rows.offsets[lo], rows.offsets[min(lo + CHUNK, len(rows))]
+        np.minimum.at(first, rows.ids[start:end], np.arange(start, end, dtype=np.int64))
     seen = np.flatnonzero(counts > 0)
     ranked = seen[np.lexsort((first[seen], -counts[seen]))]
     by_first = seen[np.argsort(first[seen], kind="stable")]

@@ -121,7 +121,7 @@ class LabeledData:
     notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return len(self.y)  # training may drop the texts once tokenized (training.train's release_texts)
 
 
 # -- bytes -> text ---------------------------------------------------------------------------------
@@ -157,6 +157,12 @@ class _Counter:
 
 def decode_text(raw: bytes, source: str) -> str:
     """Bytes -> str: honour BOMs (UTF-8/16/32), replace undecodable bytes, drop NULs; warn with counts."""
+    return _decode(raw, source)[0]
+
+
+def _decode(raw: bytes, source: str) -> tuple[str, bool]:
+    """decode_text's text, and whether it is exactly `raw` read as UTF-8 (nothing replaced, no BOM,
+    no NUL): then `raw` can stand for the text's UTF-8 bytes, with no second copy made."""
     if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         encoding = "utf-32"
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -176,7 +182,8 @@ def decode_text(raw: bytes, source: str) -> str:
     if nuls:
         text = text.replace("\x00", "")
         log.warning("%s: removed %d NUL character(s)", source, nuls)
-    return text
+    exact = encoding == "utf-8-sig" and not counter.count and not nuls and not raw.startswith(codecs.BOM_UTF8)
+    return text, exact
 
 
 # -- text -> table ---------------------------------------------------------------------------------
@@ -283,7 +290,9 @@ def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
     source = str(path)
     raw = read_bytes(path)
     refuse_binary(raw, source)
-    text = decode_text(raw, source)
+    text, exact = _decode(raw, source)
+    if not exact:  # pandas reads the repaired text's UTF-8; else `raw` is that already
+        raw = b""
     if not text.strip():
         raise DataError(f"'{source}' is empty", "Give a CSV file with a header row and data rows")
     sep = guess_delimiter(text, path, columns)
@@ -298,19 +307,24 @@ def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
     ragged = _ragged_error(text, sep, len(header), source)
     if ragged is not None:
         raise ragged
+    crlf = "\r\n" in text
+    # From UTF-8 bytes: io.StringIO holds its text at 4 bytes a character. One copy of the file at
+    # a time besides the frame: `raw` when it is the text's UTF-8, else the text encoded (and
+    # the str dropped), so a 600 MB file costs ~1.3 GB while read, not ~2.6.
+    payload = raw if exact else text.encode("utf-8", errors="surrogatepass")
+    del raw, text
     try:
         with warnings.catch_warnings():
             # pandas only warns when a row is longer than the header (and, by default, quietly turns
             # the extra leading fields into an index): every column after them would be shifted.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            # From UTF-8 bytes: io.StringIO holds its text at 4 bytes a character.
-            df = pd.read_csv(io.BytesIO(text.encode("utf-8", errors="surrogatepass")), sep=sep, dtype=str,
+            df = pd.read_csv(io.BytesIO(payload), sep=sep, dtype=str,
                              keep_default_na=False, engine="c", skipinitialspace=False, index_col=False,
                              encoding="utf-8", encoding_errors="replace")
     except pd.errors.EmptyDataError:
         raise DataError(f"'{source}' has no columns", "Give a CSV file with a header row") from None
     except (pd.errors.ParserWarning, pd.errors.ParserError, ValueError) as exc:
-        ragged = _ragged_error(text, sep, len(header), source)
+        ragged = _ragged_error(payload.decode("utf-8", errors="surrogatepass"), sep, len(header), source)
         if ragged is not None:
             raise ragged from None
         reason = " ".join(str(exc).split()).replace("Error tokenizing data. C error: ", "")
@@ -319,7 +333,8 @@ def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"'{source}' has a header but no data rows", "Add rows below the header")
-    if "\r\n" in text:
+    del payload
+    if crlf:
         log.info("%s: read Windows (CRLF) line endings", source)
     return df
 

@@ -28,6 +28,8 @@ from sentiment_cli.token_ids import TokenIds
 
 # Rows per chunk when counting document frequencies: bounds the int64 code space (row * key space).
 _CHUNK = 2048
+# Distinct per-row n-gram keys gathered before they are merged into counts (NgramFeatures.fit).
+_MERGE = 20_000_000
 # What the features read: padded id rows (n, width), or a list of id sequences (training).
 Rows = Union[np.ndarray, TokenIds, Sequence[Sequence[int]]]
 
@@ -66,6 +68,46 @@ def recurrent_rows(x: np.ndarray, maxlen: int, padding: str, truncating: str) ->
     keep = (j >= offset[:, None]) & (j < (offset + k)[:, None])
     out = np.take_along_axis(x, np.clip(src, 0, width - 1), axis=1)
     return np.where(keep, out, 0).astype(x.dtype)
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique without its hashing, which is several times slower here)."""
+    codes = np.sort(codes)
+    return codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
+
+
+class _KeyCounts:
+    """How many times each key was added, over many batches of keys: batches are merged once
+    they hold _MERGE keys, so memory follows the distinct keys, not the occurrences."""
+
+    def __init__(self) -> None:
+        self._keys: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+        self._pending = 0
+
+    def add(self, keys: np.ndarray) -> None:
+        self._keys.append(keys)
+        self._counts.append(np.ones(len(keys), dtype=np.int64))
+        self._pending += len(keys)
+        if self._pending > _MERGE:
+            self._merge()
+
+    def _merge(self) -> None:
+        keys, counts = np.concatenate(self._keys), np.concatenate(self._counts)
+        order = np.argsort(keys, kind="stable")
+        keys, counts = keys[order], counts[order]
+        first = np.concatenate([[True], keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, bool)
+        starts = np.flatnonzero(first)
+        self._keys = [keys[starts]]
+        self._counts = [np.add.reduceat(counts, starts) if len(starts) else counts]
+        self._pending = len(starts)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted distinct keys, their counts)."""
+        if not self._keys:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        self._merge()
+        return self._keys[0], self._counts[0]
 
 
 class NgramFeatures:
@@ -113,11 +155,11 @@ class NgramFeatures:
         """Choose the n-gram vocabulary and idf from training id rows (or id sequences)."""
         n = len(x)
         space = np.int64(self.vocab_size) * (self.vocab_size + 1)
-        distinct = []
+        counted = _KeyCounts()
         for start in range(0, n, _CHUNK):
             rows, keys = self._occurrences(x[start:start + _CHUNK])
-            distinct.append(np.unique(rows.astype(np.int64) * space + keys) % space)  # once per row
-        keys, df = np.unique(np.concatenate(distinct) if distinct else np.zeros(0, np.int64), return_counts=True)
+            counted.add(_distinct(rows.astype(np.int64) * space + keys) % space)  # once per row
+        keys, df = counted.result()
         keep = df >= self.min_df
         keys, df = keys[keep], df[keep]
         if len(keys) > self.max_features:
@@ -160,11 +202,20 @@ class NgramFeatures:
         return ids, weights
 
     def to_csr(self, x: Rows) -> Any:
-        """The same features as a scipy CSR matrix (rows x n_columns), for fitting the wide branch."""
+        """The same features as a scipy CSR matrix (rows x n_columns), for fitting the wide branch;
+        built _CHUNK rows at a time, so the temporaries are a chunk's, not the whole data's."""
         from scipy.sparse import csr_matrix
 
-        r, c, w = self.triples(x)
-        return csr_matrix((w, (r, c)), shape=(len(x), self.n_columns), dtype=np.float64)
+        columns, weights, counts = [], [], []
+        for start in range(0, len(x), _CHUNK):
+            r, c, w = self.triples(x[start:start + _CHUNK])
+            columns.append(c.astype(np.int32))
+            weights.append(w.astype(np.float64))
+            counts.append(np.bincount(r, minlength=min(_CHUNK, len(x) - start)))
+        indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]) if counts else np.zeros(1, np.int64)
+        data = np.concatenate(weights) if weights else np.zeros(0)
+        indices = np.concatenate(columns) if columns else np.zeros(0, np.int32)
+        return csr_matrix((data, indices, indptr), shape=(len(x), self.n_columns))
 
     # -- persistence ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,9 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+# Rows handled at a time where a step needs an int64 per token (positions): bounds its temporaries.
+_BLOCK = 32_768
+
 
 class TokenIds:
     """Row i's ids are `ids[offsets[i]:offsets[i + 1]]`. Rows are read-only views into `ids`."""
@@ -80,17 +83,23 @@ class TokenIds:
     def tolist(self) -> list[list[int]]:
         return [row.tolist() for row in self]
 
-    def _positions(self, rows: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Flat positions of `counts[j]` ids from `starts[j]` of each row j, in row order."""
-        total = int(counts.sum())
-        out_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
-        return np.repeat(starts - out_starts, counts) + np.arange(total, dtype=np.int64)
+    def _gather(self, starts: np.ndarray, counts: np.ndarray) -> "TokenIds":
+        """Rows of `counts[j]` ids from flat position `starts[j]`, in order, gathered _BLOCK rows at
+        a time: the int64 positions of a block, not of every token, are what it costs besides."""
+        out = np.empty(int(counts.sum()), dtype=np.int32)
+        offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        for lo in range(0, len(counts), _BLOCK):
+            c = counts[lo:lo + _BLOCK]
+            begin = offsets[lo:lo + len(c)]
+            local = np.repeat(starts[lo:lo + _BLOCK] - (begin - begin[0] if len(begin) else begin), c)
+            local += np.arange(len(local), dtype=np.int64)
+            out[offsets[lo]:offsets[lo] + len(local)] = self.ids[local]
+        return TokenIds(out, offsets)
 
     def take(self, rows: Sequence[int] | np.ndarray) -> "TokenIds":
         """The given rows, in the given order (a copy)."""
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        counts = self.lengths[rows]
-        return TokenIds.from_lengths(self.ids[self._positions(rows, self.offsets[rows], counts)], counts)
+        return self._gather(self.offsets[rows], self.lengths[rows])
 
     def window(self, n: int, last: bool) -> "TokenIds":
         """Each row's first (or, with `last`, last) `n` ids: what truncation to n keeps."""
@@ -98,9 +107,7 @@ class TokenIds:
         if int(lengths.max(initial=0)) <= n:
             return self
         counts = np.minimum(lengths, n)
-        starts = self.offsets[1:] - counts if last else self.offsets[:-1]
-        rows = np.arange(len(self))
-        return TokenIds.from_lengths(self.ids[self._positions(rows, starts, counts)], counts)
+        return self._gather(self.offsets[1:] - counts if last else self.offsets[:-1], counts)
 
     def map(self, lut: np.ndarray) -> "TokenIds":
         """Every id replaced by `lut[id]`; ids mapped below 0 are dropped from their rows."""
@@ -116,18 +123,18 @@ class TokenIds:
         """(n, maxlen) int32 rows with `pad_sequences` semantics; a row with no ids gets the single
         id `empty` when given (Tokenizer.pad's OOV rule). `rows`: only those rows, in that order."""
         rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
-        lengths = self.lengths[rows]
-        counts = np.minimum(lengths, maxlen)
-        starts = self.offsets[rows] + (lengths - counts if truncating == "pre" else 0)
         out = np.zeros((len(rows), maxlen), dtype=np.int32)
-        values = self.ids[self._positions(rows, starts, counts)]
-        r = np.repeat(np.arange(len(rows)), counts)
-        cstart = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
-        col = np.arange(len(values)) - np.repeat(cstart, counts)
-        if padding == "pre":
-            col = col + np.repeat(maxlen - counts, counts)
-        out[r, col] = values
-        if empty is not None and maxlen > 0:
-            blank = counts == 0
-            out[blank, -1 if padding == "pre" else 0] = empty
+        for lo in range(0, len(rows), _BLOCK):
+            block = rows[lo:lo + _BLOCK]
+            lengths = self.lengths[block]
+            counts = np.minimum(lengths, maxlen)
+            starts = self.offsets[block] + (lengths - counts if truncating == "pre" else 0)
+            values = self._gather(starts, counts)
+            r = np.repeat(np.arange(len(block)), counts) + lo
+            col = np.arange(len(values.ids)) - np.repeat(values.offsets[:-1], counts)
+            if padding == "pre":
+                col = col + np.repeat(maxlen - counts, counts)
+            out[r, col] = values.ids
+            if empty is not None and maxlen > 0:
+                out[lo + np.flatnonzero(counts == 0), -1 if padding == "pre" else 0] = empty
         return out

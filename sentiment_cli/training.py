@@ -142,18 +142,31 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
         yield rows, max(int(lengths[rows].max()), 1)
 
 
-def make_dataset(x: np.ndarray, lengths: np.ndarray, y: np.ndarray, *, batch_size: int,
-                 seed: int, bucketing: bool, padding: str, sample_weight: np.ndarray | None = None) -> Any:
-    """A shuffled tf.data pipeline; bucketed by length when asked."""
+def make_dataset(x: np.ndarray | TokenIds, lengths: np.ndarray, y: np.ndarray, *, batch_size: int,
+                 seed: int, bucketing: bool, padding: str, sample_weight: np.ndarray | None = None,
+                 tokenizer: Tokenizer | None = None) -> Any:
+    """A shuffled tf.data pipeline; bucketed by length when asked. `x`: padded rows, or (bucketing
+    only) the token store, each batch then padded to its width as `tokenizer.pad` pads (the same
+    rows as cutting the padded ones, without holding every row padded)."""
     import tensorflow as tf
 
     if bucketing:
         rng = np.random.default_rng(seed)
         pre = padding == "pre"
+        if isinstance(x, TokenIds):
+            if tokenizer is None:
+                raise ValueError("a token store needs the tokenizer that pads it")
+            store, oov = x, tokenizer.__dict__.get("_oov_id")
+
+            def batch(rows: np.ndarray, width: int) -> np.ndarray:
+                return store.pad(width, padding=padding, truncating=tokenizer.truncating, empty=oov, rows=rows)
+        else:
+            def batch(rows: np.ndarray, width: int) -> np.ndarray:
+                return x[rows, -width:] if pre else x[rows, :width]
 
         def gen() -> Iterator[tuple[np.ndarray, ...]]:
             for rows, width in bucketed_batches(lengths, batch_size, rng):
-                xb = x[rows, -width:] if pre else x[rows, :width]
+                xb = batch(rows, width)
                 yield (xb, y[rows]) if sample_weight is None else (xb, y[rows], sample_weight[rows])
 
         sig = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.float32)]
@@ -204,8 +217,13 @@ def initial_embedding(cfg: Config, tokenizer: Tokenizer, sequences: list[list[in
     return vectors, None
 
 
-def tokenize_splits(cfg: Config, texts: Sequence[str], tr_idx: Sequence[int], va_idx: Sequence[int],
-                    unlabeled: Sequence[str] = ()) -> tuple[Config, Tokenizer, TokenIds, TokenIds, TokenIds]:
+# Texts tokenize_splits keeps when it releases the rest (api.train exports ONNX on a sample of them).
+KEPT_TEXTS = 256
+
+
+def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx: Sequence[int],
+                    unlabeled: Sequence[str] = (), release_texts: bool = False
+                    ) -> tuple[Config, Tokenizer, TokenIds, TokenIds, TokenIds]:
     """The config with tokenizer.num_words resolved, the fitted tokenizer and the ids of the training rows, the validation rows and the
     --unlabeled texts: each text split once (corpus.py, on every core for large data), the
     vocabulary counted on the training rows, then (tokenizer.vocabulary=training_and_unlabeled) the
@@ -213,6 +231,8 @@ def tokenize_splits(cfg: Config, texts: Sequence[str], tr_idx: Sequence[int], va
 
     The unlabeled files are read only where something uses them: the word vectors of
     embedding_init=ppmi_svd, or that vocabulary setting (else a warning, and nothing is read).
+    `release_texts`: empty `texts` (all but the first KEPT_TEXTS) once split, in place: on a large
+    file the texts are the biggest thing in memory, and nothing after this needs them.
     """
     from sentiment_cli import corpus
 
@@ -227,6 +247,8 @@ def tokenize_splits(cfg: Config, texts: Sequence[str], tr_idx: Sequence[int], va
     tokenizer = tokenizer_from_config(cfg)
     space = corpus.WordSpace()
     ids = corpus.tokenize(tokenizer, texts, space)
+    if release_texts:
+        del texts[KEPT_TEXTS:]
     tr, va = ids.take(tr_idx), ids.take(va_idx)
     del ids
     extra = TokenIds.concat([])
@@ -345,10 +367,10 @@ class WideFit:
 def nb_ratios(a: Any, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """NBSVM's log-count ratios (Wang & Manning 2012): r_j = log((p_j / |p|) / (q_j / |q|)), with p
     and q the smoothed counts of rows containing n-gram j among positive and negative rows."""
-    present = a.copy()
-    present.data[:] = 1.0
-    p = alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
-    q = alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+    a = a.tocsr()
+    row_y = np.repeat(np.asarray(y), np.diff(a.indptr))  # the label of each stored entry's row
+    p = alpha + np.bincount(a.indices[row_y == 1], minlength=a.shape[1])  # no copy of the matrix
+    q = alpha + np.bincount(a.indices[row_y == 0], minlength=a.shape[1])
     return np.log((p / p.sum()) / (q / q.sum()))
 
 
@@ -393,6 +415,12 @@ def choose_wide_c(fit: Callable[[float, Any, np.ndarray], tuple[np.ndarray, floa
     return max(WIDE_C_GRID, key=lambda c: scores[c])
 
 
+def _take_rows(x: Rows, rows: np.ndarray) -> Rows:
+    if isinstance(x, (np.ndarray, TokenIds)):
+        return x[rows] if isinstance(x, np.ndarray) else x.take(rows)
+    return [x[i] for i in rows]
+
+
 def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.ndarray, *,
              vocab_size: int, oov_id: int | None, n_classes: int | None = None) -> WideFit:
     """TF-IDF n-grams of the training texts (id rows or id sequences), scaled by NB log-count ratios
@@ -406,6 +434,11 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
     m = cfg.model
     mode = cfg.training.class_weight  # the rows weigh as in the recurrent branch's loss
     balanced = "balanced" if mode == "balanced" else None
+    if len(x_tr) > m.wide_max_rows:  # memory: liblinear holds the whole matrix (model.wide_max_rows)
+        sample = np.sort(np.random.default_rng(cfg.training.seed).choice(len(x_tr), m.wide_max_rows, replace=False))
+        log.info("wide branch: fitted on a sample of %d of the %d training rows (model.wide_max_rows)",
+                 m.wide_max_rows, len(x_tr))
+        x_tr, y_tr = _take_rows(x_tr, sample), np.asarray(y_tr)[sample]
     features = NgramFeatures(vocab_size=vocab_size, oov_id=oov_id, ngrams=m.wide_ngrams, min_df=m.wide_min_df,
                              max_features=m.wide_max_features).fit(x_tr)
     a_tr, a_va = features.to_csr(x_tr), features.to_csr(x_va)
@@ -600,8 +633,10 @@ def stdout_to_stderr() -> Iterator[None]:
 def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
           tensorboard_dir: Path | None = None, verbose: int | None = None,
           extra_callbacks: Callable[[Tokenizer], list[Any]] | None = None,
-          unlabeled: Sequence[str] = ()) -> TrainOutput:
+          unlabeled: Sequence[str] = (), release_texts: bool = False) -> TrainOutput:
     """Fit tokenizer and model on `data` per `cfg`; return everything api.train persists.
+
+    `release_texts`: `data.texts` keeps only its first KEPT_TEXTS once tokenized (memory).
 
     `unlabeled` (files of texts, inputs.iter_texts) joins the training texts where no label is
     needed: the word-vector co-occurrences of embedding_init=ppmi_svd, and the vocabulary with
@@ -630,11 +665,11 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, ordinal=data.encoding.ordinal))  # as resolved
     cfg = auto.resolve_class_weight(cfg, n_classes, len(tr_idx))
     tc = cfg.training
-    cfg, tokenizer, seqs_tr, seqs_va, extra = tokenize_splits(cfg, data.texts, tr_idx, va_idx, unlabeled)
+    cfg, tokenizer, seqs_tr, seqs_va, extra = tokenize_splits(cfg, data.texts, tr_idx, va_idx, unlabeled,
+                                                               release_texts)
     len_tr = seqs_tr.lengths
     cfg = auto.resolve_maxlen(cfg, tokenizer, len_tr)
     cfg = auto.resolve_wide_maxlen(cfg, len_tr)
-    x_tr = tokenizer.pad(seqs_tr)
     x_va = tokenizer.pad(seqs_va)
     # The wide branch reads each text's first or last wide_maxlen ids (truncating), as sequences:
     # rows padded that wide would hold mostly padding.
@@ -655,8 +690,10 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     placement = distribute.setup(cfg)
     batch_size = tc.batch_size * placement.replicas  # training.batch_size is per replica
     weights = class_weights(data.y[tr_idx], tc.class_weight, n_classes)
-    train_ds = make_dataset(x_tr, len_tr, y_tr, batch_size=batch_size, seed=tc.seed,
-                            bucketing=bucketing, padding=cfg.tokenizer.padding, sample_weight=weights)
+    # Bucketed batches are padded from the token store as they are drawn; else every row is padded now.
+    train_ds = make_dataset(seqs_tr if bucketing else tokenizer.pad(seqs_tr), len_tr, y_tr, batch_size=batch_size,
+                            seed=tc.seed, bucketing=bucketing, padding=cfg.tokenizer.padding, sample_weight=weights,
+                            tokenizer=tokenizer)
     val_ds = tf.data.Dataset.from_tensor_slices((x_va, y_va.astype(np.float32))).batch(512)
 
     callbacks: list[Any] = [StopOnNonFiniteLoss()]
@@ -685,19 +722,19 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
                     steps, len(y_tr), batch_size)
     start = time.perf_counter()  # training time includes the wide branch and the word vectors
     oov_id = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
+    unlabeled_info = None
+    if unlabeled:
+        unlabeled_info = unlabeled_report(cfg, unlabeled, extra)
+    embedding, vectors = initial_embedding(cfg, tokenizer, TokenIds.concat([seqs_tr, extra])
+                                           if unlabeled_info and unlabeled_info["used"] else seqs_tr)
+    del extra
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         # The wide branch (scipy/liblinear, which release the GIL) fits on one core while the
-        # recurrent one trains: it needs nothing from it until the combiner.
+        # recurrent one trains: it needs nothing from it until the combiner. (After the word
+        # vectors, not beside them: on a large file the two would add up to the memory peak.)
         wide_job = (pool.submit(fit_wide, cfg, wide_tr, y_tr, wide_va, y_va, vocab_size=tokenizer.vocabulary_size,
                                 oov_id=oov_id, n_classes=n_classes) if cfg.model.wide != "none" else None)
-        unlabeled_info = None
-        if unlabeled:
-            unlabeled_info = unlabeled_report(cfg, unlabeled, extra)
-            if unlabeled_info["used"]:
-                seqs_tr = TokenIds.concat([seqs_tr, extra])
-        del extra
-        embedding, vectors = initial_embedding(cfg, tokenizer, seqs_tr)
-        del seqs_tr, wide_tr, wide_va
+        del wide_tr, wide_va
         if embedding is not None and auto.is_auto(cfg.model.embedding_dim):  # the vector file's dimension
             cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, embedding_dim=int(embedding.shape[1])))
         with stdout_to_stderr():

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from sentiment_cli.progress import Progress
 from sentiment_cli.token_ids import TokenIds
 
 if TYPE_CHECKING:
@@ -41,6 +42,10 @@ TARGET_STD = 0.2
 MAX_WORDS = 20_000
 # Tokens counted at a time (co-occurrence); the bundled IMDB split's ~6M fit in one.
 CHUNK_TOKENS = 8_000_000
+# At most about this many tokens are counted (a seeded sample of whole texts): ~100,000 IMDB reviews,
+# where the co-occurrence statistics of the 20,000 words kept are long settled, and memory and time
+# stay those of that size on any larger file.
+MAX_TOKENS = 24_000_000
 
 
 def cooccurrence(sequences: TokenIds | Sequence[Sequence[int]], vocab_size: int, window: int,
@@ -55,6 +60,7 @@ def cooccurrence(sequences: TokenIds | Sequence[Sequence[int]], vocab_size: int,
 
     seqs = sequences if isinstance(sequences, TokenIds) else TokenIds.from_lists(sequences)
     counts = None
+    progress = Progress("word vectors, counting co-occurrences", "tokens", len(seqs.ids))
     for lo, hi in row_chunks(seqs.offsets, CHUNK_TOKENS):
         part = seqs[lo:hi]
         # Each review followed by `window` zeros (padding): no pair crosses from one to the next.
@@ -73,6 +79,8 @@ def cooccurrence(sequences: TokenIds | Sequence[Sequence[int]], vocab_size: int,
                                   shape=(vocab_size, vocab_size)).tocsr()
             chunk = chunk + pairs + pairs.T
         counts = chunk if counts is None else counts + chunk  # one chunk: exactly one pass's counts
+        progress.update(len(part.ids))
+    progress.close()
     return counts
 
 
@@ -111,7 +119,14 @@ def ppmi_svd(sequences: Sequence[Sequence[int]], vocab_size: int, dim: int, *, w
     from sklearn.utils.extmath import randomized_svd
 
     start = time.perf_counter()
-    matrix = ppmi(cooccurrence(sequences, vocab_size, window, skip))
+    seqs = sequences if isinstance(sequences, TokenIds) else TokenIds.from_lists(sequences)
+    if len(seqs.ids) > MAX_TOKENS:  # a seeded sample of whole texts, about MAX_TOKENS tokens
+        order = np.random.default_rng(seed).permutation(len(seqs))
+        n = int(np.searchsorted(np.cumsum(seqs.lengths[order]), MAX_TOKENS)) + 1
+        log.info("word vectors: from a sample of %d of %d texts (%d million tokens)", n, len(seqs),
+                 MAX_TOKENS // 1_000_000)
+        seqs = seqs.take(np.sort(order[:n]))
+    matrix = ppmi(cooccurrence(seqs, vocab_size, window, skip))
     vectors = np.zeros((vocab_size, dim), dtype=np.float64)
     k = min(dim, vocab_size - 1)
     seen = np.diff(matrix.indptr) > 0  # ids with at least one positive-PMI context
@@ -124,5 +139,5 @@ def ppmi_svd(sequences: Sequence[Sequence[int]], vocab_size: int, dim: int, *, w
         if std > 0:
             vectors *= TARGET_STD / std
     log.info("word vectors: %d dimensions for %d words from %d reviews in %.1fs (PPMI + SVD, window %d)",
-             dim, int(seen.sum()), len(sequences), time.perf_counter() - start, window)
+             dim, int(seen.sum()), len(seqs), time.perf_counter() - start, window)
     return vectors.astype(np.float32)

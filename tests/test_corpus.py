@@ -55,7 +55,11 @@ def test_worker_processes_give_the_same_ids(texts: list[str], monkeypatch: pytes
         assert np.array_equal(a.ids, b.ids) and np.array_equal(a.offsets, b.offsets)
 
 
-def test_token_ids_operations_match_lists() -> None:
+@pytest.mark.parametrize("block", [3, 32_768])  # blocks of rows: many, or one
+def test_token_ids_operations_match_lists(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentiment_cli import token_ids
+
+    monkeypatch.setattr(token_ids, "_BLOCK", block)
     rng = np.random.default_rng(1)
     seqs = [rng.integers(1, 50, size=n).tolist() for n in [0, 1, 5, 12, 3, 0, 30]]
     t = TokenIds.from_lists(seqs)
@@ -84,3 +88,24 @@ def test_pad_of_tokenizer_and_store_agree_on_empty_rows() -> None:
     tok = Tokenizer(oov_token="<OOV>", maxlen=6, padding="post").fit(["good film", "bad"])
     seqs = tok.transform(["good film", "!", "bad bad bad bad bad bad bad"])
     assert np.array_equal(TokenIds.from_lists(seqs).pad(6, padding="post", empty=1), tok.pad(seqs))
+
+
+def test_progress_shows_on_a_terminal_only(texts: list[str], monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    import io
+    import logging
+
+    from sentiment_cli import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    caplog.set_level(logging.INFO, logger="sentiment")
+    for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(progress.sys, "stderr", stream)
+        p = progress.Progress("tokenizing texts", "texts", 400, every=0.0)
+        p.update(200)
+        p.update(200)
+        p.close()
+        assert ("400 of 400 texts" in stream.getvalue()) is shown
+        assert stream.getvalue().endswith("\r\033[K") is shown
