@@ -16,7 +16,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -157,12 +157,6 @@ class _Counter:
 
 def decode_text(raw: bytes, source: str) -> str:
     """Bytes -> str: honour BOMs (UTF-8/16/32), replace undecodable bytes, drop NULs; warn with counts."""
-    return _decode(raw, source)[0]
-
-
-def _decode(raw: bytes, source: str) -> tuple[str, bool]:
-    """decode_text's text, and whether it is exactly `raw` read as UTF-8 (nothing replaced, no BOM,
-    no NUL): then `raw` can stand for the text's UTF-8 bytes, with no second copy made."""
     if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         encoding = "utf-32"
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -182,15 +176,37 @@ def _decode(raw: bytes, source: str) -> tuple[str, bool]:
     if nuls:
         text = text.replace("\x00", "")
         log.warning("%s: removed %d NUL character(s)", source, nuls)
-    exact = encoding == "utf-8-sig" and not counter.count and not nuls and not raw.startswith(codecs.BOM_UTF8)
-    return text, exact
+    return text
+
+
+def _clean_utf8(raw: bytes) -> bool:
+    """Whether decode_text would return `raw` read as UTF-8, unchanged (no BOM, no NUL, nothing to
+    replace): checked a megabyte at a time, without building the file's str."""
+    if raw.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in raw:
+        return False  # (a UTF-32 byte-order mark starts with a UTF-16 one, or holds NULs)
+    if raw.isascii():
+        return True
+    decoder, view, step = codecs.getincrementaldecoder("utf-8")(), memoryview(raw), 1 << 20
+    try:
+        for start in range(0, len(raw), step):
+            decoder.decode(view[start:start + step])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # -- text -> table ---------------------------------------------------------------------------------
+def first_line_of(text: str) -> str:
+    """The first line, without copying the rest (str.split would copy the whole file)."""
+    end = text.find("\n")
+    return (text if end < 0 else text[:end]).rstrip("\r")
+
+
 def _header_fields(text: str, sep: str) -> list[str]:
     import csv
 
-    first = text.split("\n", 1)[0].rstrip("\r")
+    first = first_line_of(text)
     try:
         return next(csv.reader([first], delimiter=sep))
     except (csv.Error, StopIteration):
@@ -262,12 +278,25 @@ _LINE_END = re.compile("\n")
 def _ragged_error(text: str, sep: str, n_header: int, source: str) -> DataError | None:
     """The first row with more or fewer fields than the header, or a quote never closed, as the
     error `predict --input` gives for the same file (inputs.csv_rows); None if there is none."""
-    from sentiment_cli.inputs import bounded_lines, csv_rows
-
     body = _LINE_END.search(text)
     # Lines as a newline="" stream gives them (ending at \r\n, \r or \n), one at a time:
     # io.StringIO would hold the whole file again at 4 bytes a character.
     lines = (m.group() for m in _LINE.finditer(text, body.end()) if m.group()) if body else iter(())
+    return _ragged_lines_error(lines, sep, n_header, source)
+
+
+def _body_lines(raw: bytes) -> Iterator[str]:
+    """The lines after the header of clean UTF-8 bytes (see _clean_utf8), decoded one at a time."""
+    from sentiment_cli.inputs import _read_lines
+
+    lines = _read_lines(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", newline=""))
+    next(lines, None)
+    return lines
+
+
+def _ragged_lines_error(lines: Iterable[str], sep: str, n_header: int, source: str) -> DataError | None:
+    from sentiment_cli.inputs import bounded_lines, csv_rows
+
     try:
         for _ in csv_rows(bounded_lines(lines, f"'{source}'"), sep, n_header, f"'{source}'"):
             pass
@@ -290,13 +319,22 @@ def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
     source = str(path)
     raw = read_bytes(path)
     refuse_binary(raw, source)
-    text, exact = _decode(raw, source)
-    if not exact:  # pandas reads the repaired text's UTF-8; else `raw` is that already
+    # Clean UTF-8 (the usual case) is checked and parsed from its bytes: the file is never also
+    # held as a str, which costs up to 4 bytes a character (2 for IMDB's curly quotes). Anything
+    # else is decoded (decode_text repairs and warns) and pandas reads the repaired text's UTF-8.
+    clean = _clean_utf8(raw)
+    if clean:
+        end = raw.find(b"\n")
+        text = raw[:end + 1 if end >= 0 else len(raw)].decode("utf-8")  # the header line
+        blank = not raw or raw.isspace() or (len(raw) < 1 << 16 and not raw.decode("utf-8").strip())
+    else:
+        text = decode_text(raw, source)
         raw = b""
-    if not text.strip():
+        blank = not text or text.isspace()
+    if blank:
         raise DataError(f"'{source}' is empty", "Give a CSV file with a header row and data rows")
     sep = guess_delimiter(text, path, columns)
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    first_line = first_line_of(text)
     header = [h.strip() for h in _header_fields(text, sep)]
     missing = [c for c in columns if c not in header]
     if missing:
@@ -304,14 +342,13 @@ def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
         raise _missing_column_error(source, missing[0], header, first_line, flag)
     # Before pandas, which fills a short row's missing fields with "" and reads a quote left open
     # at the end as one last text: both are broken rows, refused here as `predict` refuses them.
-    ragged = _ragged_error(text, sep, len(header), source)
+    ragged = (_ragged_lines_error(_body_lines(raw), sep, len(header), source) if clean
+              else _ragged_error(text, sep, len(header), source))
     if ragged is not None:
         raise ragged
-    crlf = "\r\n" in text
-    # From UTF-8 bytes: io.StringIO holds its text at 4 bytes a character. One copy of the file at
-    # a time besides the frame: `raw` when it is the text's UTF-8, else the text encoded (and
-    # the str dropped), so a 600 MB file costs ~1.3 GB while read, not ~2.6.
-    payload = raw if exact else text.encode("utf-8", errors="surrogatepass")
+    crlf = b"\r\n" in raw if clean else "\r\n" in text
+    # From UTF-8 bytes: io.StringIO holds its text at 4 bytes a character.
+    payload = raw if clean else text.encode("utf-8", errors="surrogatepass")
     del raw, text
     try:
         with warnings.catch_warnings():
@@ -324,7 +361,7 @@ def read_table(path: str | Path, columns: Sequence[str]) -> "Any":
     except pd.errors.EmptyDataError:
         raise DataError(f"'{source}' has no columns", "Give a CSV file with a header row") from None
     except (pd.errors.ParserWarning, pd.errors.ParserError, ValueError) as exc:
-        ragged = _ragged_error(payload.decode("utf-8", errors="surrogatepass"), sep, len(header), source)
+        ragged = _ragged_lines_error(_body_lines(payload), sep, len(header), source)
         if ragged is not None:
             raise ragged from None
         reason = " ".join(str(exc).split()).replace("Error tokenizing data. C error: ", "")

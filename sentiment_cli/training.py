@@ -29,6 +29,7 @@ from sentiment_cli import auto
 from sentiment_cli.metrics import (apply_temperature, choose_threshold, fit_temperature, log_proba, logit,
                                    predicted_classes, softmax)
 from sentiment_cli.ngrams import NgramFeatures, Rows, model_inputs
+from sentiment_cli.memory import return_freed_memory
 from sentiment_cli.token_ids import TokenIds
 from sentiment_cli.tokenizer import Tokenizer
 
@@ -249,6 +250,7 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
     ids = corpus.tokenize(tokenizer, texts, space)
     if release_texts:
         del texts[KEPT_TEXTS:]
+        return_freed_memory()
     tr, va = ids.take(tr_idx), ids.take(va_idx)
     del ids
     extra = TokenIds.concat([])
@@ -261,7 +263,9 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
     corpus.fit_vocabulary(tokenizer, words, TokenIds.concat([tr, extra]) if with_unlabeled and unlabeled else tr)
     cfg = auto.resolve_vocabulary(cfg, tokenizer)
     lut = corpus.lookup_table(tokenizer, words)
-    return cfg, tokenizer, tr.map(lut), va.map(lut), extra.map(lut)
+    tr, va, extra = tr.map(lut), va.map(lut), extra.map(lut)
+    return_freed_memory()  # the chunks and provisional ids just freed
+    return cfg, tokenizer, tr, va, extra
 
 
 def unlabeled_report(cfg: Config, paths: Sequence[str], ids: TokenIds) -> dict[str, Any]:
@@ -445,30 +449,35 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
     y_tr, y_va = np.asarray(y_tr).astype(int), np.asarray(y_va).astype(int)
     n_classes = int(max(y_tr.max(initial=0), y_va.max(initial=0))) + 1 if n_classes is None else n_classes
 
-    def fit_one(c: float, a: Any, y: np.ndarray, weight: np.ndarray | None) -> tuple[np.ndarray, float]:
+    def fit_one(c: float, a: Any, y: np.ndarray, weight: np.ndarray | None,
+                inplace: bool = False) -> tuple[np.ndarray, float]:
         """(weights per column, intercept) of the 0/1 model on raw TF-IDF rows `a`; the NB scaling is
         computed from `a` and `y` alone, so cross-validation folds never see their test rows' labels.
-        `weight`: per-row weights, else liblinear's own class_weight (balanced or none)."""
+        `weight`: per-row weights, else liblinear's own class_weight (balanced or none). `inplace`
+        scales `a` itself (the same products; it is not used again): one matrix fewer in memory."""
         scale = nb_ratios(a, y) if m.wide == "nb_tfidf" else np.ones(a.shape[1])
         scale[0] = 0.0  # column 0 is padding
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed,
                                  class_weight=balanced if weight is None else None)
-        clf.fit(a @ diags(scale), y, sample_weight=weight)
+        if inplace:
+            a.data *= scale[a.indices]
+        clf.fit(a if inplace else a @ diags(scale), y, sample_weight=weight)
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
-    def fit(c: float, a: Any, y: np.ndarray) -> tuple[np.ndarray, Any]:
+    def fit(c: float, a: Any, y: np.ndarray, inplace: bool = False) -> tuple[np.ndarray, Any]:
         """Two classes: one model; K: one per class against the rest, its rows weighted as the K-class
         weights weigh them (two-class balanced stays scikit-learn's class_weight, as always)."""
         own = mode == "none" or (n_classes == 2 and mode == "balanced")
         weight = None if own else class_weights(y, mode, n_classes)
         if n_classes == 2:
-            return fit_one(c, a, y, weight)
+            return fit_one(c, a, y, weight, inplace)
         parts = [fit_one(c, a, (y == k).astype(int), weight) for k in range(n_classes)]
         return np.stack([w for w, _ in parts], axis=1), np.array([b for _, b in parts])
 
     c = float(m.wide_c) if not auto.is_auto(m.wide_c) else choose_wide_c(fit, a_tr, y_tr, a_va, y_va,
                                                                          cfg.training.seed)
-    coef, intercept = fit(c, a_tr, y_tr)
+    refit = m.wide_refit and a_tr.shape[0] <= WIDE_CV_ROWS
+    coef, intercept = fit(c, a_tr, y_tr, inplace=not refit)  # a_tr is needed again only to refit
     val_logits = np.asarray(a_va @ coef)
     val_logits = val_logits.reshape(-1) if coef.ndim == 1 else val_logits
     accuracy = float(np.mean(predicted_classes(val_logits + intercept, 0.0) == y_va))
@@ -476,7 +485,7 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
              accuracy)
     wide = WideFit(features=features, coef=coef, intercept=intercept, c=c, val_logits=val_logits,
                    val_accuracy=accuracy)
-    if m.wide_refit and a_tr.shape[0] <= WIDE_CV_ROWS:
+    if refit:
         from scipy.sparse import vstack
 
         wide.final_coef, wide.final_intercept = fit(c, vstack([a_tr, a_va]).tocsr(), np.concatenate([y_tr, y_va]))
@@ -728,6 +737,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     embedding, vectors = initial_embedding(cfg, tokenizer, TokenIds.concat([seqs_tr, extra])
                                            if unlabeled_info and unlabeled_info["used"] else seqs_tr)
     del extra
+    return_freed_memory()  # the word vectors' co-occurrence matrices
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         # The wide branch (scipy/liblinear, which release the GIL) fits on one core while the
         # recurrent one trains: it needs nothing from it until the combiner. (After the word
