@@ -421,7 +421,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
     oov = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
     size = tokenizer.vocabulary_size
     matrix = ppmi_svd(sequences, size, cfg.model.embedding_dim, window=cfg.model.embedding_window,
-                      seed=cfg.training.seed, skip=(0,) if oov is None else (0, oov))
+                      seed=cfg.training.seed, skip=(0,) if oov is None else (0, oov), max_tokens=None)
     words = {i: w for w, i in tokenizer.word_index_.items() if i < size and i != oov}
     keep = [i for i in sorted(words) if matrix[i].any()]  # words with co-occurrences
     out.parent.mkdir(parents=True, exist_ok=True)

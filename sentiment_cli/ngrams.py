@@ -29,7 +29,7 @@ from sentiment_cli.token_ids import TokenIds
 # Rows per chunk when counting document frequencies: bounds the int64 code space (row * key space).
 _CHUNK = 2048
 # Distinct per-row n-gram keys gathered before they are merged into counts (NgramFeatures.fit).
-_MERGE = 20_000_000
+_MERGE = 4_000_000
 # What the features read: padded id rows (n, width), or a list of id sequences (training).
 Rows = Union[np.ndarray, TokenIds, Sequence[Sequence[int]]]
 

@@ -1,4 +1,4 @@
-"""Many texts' id sequences as one flat int32 array plus row offsets: the compact token store.
+"""Many texts' id sequences as one flat integer array plus row offsets: the compact token store.
 
 A list of Python int lists costs about 36 bytes a token (an 8-byte pointer and, for ids above 256,
 a 28-byte int object): 500,000 IMDB reviews held that way take ~5 GB before training starts. Here a
@@ -18,12 +18,15 @@ _BLOCK = 32_768
 
 
 class TokenIds:
-    """Row i's ids are `ids[offsets[i]:offsets[i + 1]]`. Rows are read-only views into `ids`."""
+    """Row i's ids are `ids[offsets[i]:offsets[i + 1]]`. Rows are read-only views into `ids`,
+    which are int32, or uint16 when every id is below 65,536 (`map` picks it: a vocabulary of up to
+    65,535 ids, the default's 50,000 among them, then costs 2 bytes a token)."""
 
     __slots__ = ("ids", "offsets")
 
     def __init__(self, ids: np.ndarray, offsets: np.ndarray) -> None:
-        self.ids = np.asarray(ids, dtype=np.int32)
+        ids = np.asarray(ids)
+        self.ids = ids if ids.dtype in (np.int32, np.uint16) else ids.astype(np.int32)
         self.offsets = np.asarray(offsets, dtype=np.int64)
         if self.offsets.ndim != 1 or len(self.offsets) < 1 or self.offsets[0] != 0 \
                 or self.offsets[-1] != len(self.ids):
@@ -43,7 +46,8 @@ class TokenIds:
 
     @classmethod
     def concat(cls, parts: Sequence["TokenIds"]) -> "TokenIds":
-        """The rows of every part, in order."""
+        """The rows of every part, in order (empty parts add nothing)."""
+        parts = [p for p in parts if len(p)] or list(parts[:1])
         if not parts:
             return cls(np.zeros(0, np.int32), np.zeros(1, np.int64))
         if len(parts) == 1:
@@ -86,7 +90,7 @@ class TokenIds:
     def _gather(self, starts: np.ndarray, counts: np.ndarray) -> "TokenIds":
         """Rows of `counts[j]` ids from flat position `starts[j]`, in order, gathered _BLOCK rows at
         a time: the int64 positions of a block, not of every token, are what it costs besides."""
-        out = np.empty(int(counts.sum()), dtype=np.int32)
+        out = np.empty(int(counts.sum()), dtype=self.ids.dtype)
         offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
         for lo in range(0, len(counts), _BLOCK):
             c = counts[lo:lo + _BLOCK]
@@ -111,6 +115,9 @@ class TokenIds:
 
     def map(self, lut: np.ndarray) -> "TokenIds":
         """Every id replaced by `lut[id]`; ids mapped below 0 are dropped from their rows."""
+        lut = np.asarray(lut)
+        if len(lut) and lut.min() >= 0 and lut.max() < 1 << 16:
+            lut = lut.astype(np.uint16)
         new = lut[self.ids]
         keep = new >= 0
         if keep.all():

@@ -101,30 +101,38 @@ def ppmi(counts: csr_matrix) -> csr_matrix:
     """Positive PMI, log(p(w, c) / (p(w) p_smoothed(c))) where positive, else nothing stored."""
     import scipy.sparse as sp
 
-    c = counts.tocoo()
+    counts = counts.tocsr()
     rows = np.asarray(counts.sum(axis=1)).ravel()
     contexts = np.asarray(counts.sum(axis=0)).ravel() ** CONTEXT_SMOOTHING
-    with np.errstate(divide="ignore"):
-        pmi = np.log(c.data) + np.log(contexts.sum()) - np.log(rows[c.row]) - np.log(contexts[c.col])
+    row_of = np.repeat(np.arange(counts.shape[0], dtype=np.int32), np.diff(counts.indptr))
+    with np.errstate(divide="ignore"):  # in place, in this order: one array per entry, not five
+        pmi = np.log(counts.data)
+        pmi += np.log(contexts.sum())
+        pmi -= np.log(rows)[row_of]
+        pmi -= np.log(contexts)[counts.indices]
     keep = pmi > 0
-    return sp.csr_matrix((pmi[keep], (c.row[keep], c.col[keep])), shape=counts.shape)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of[keep], minlength=counts.shape[0]))])
+    return sp.csr_matrix((pmi[keep], counts.indices[keep], indptr), shape=counts.shape)
 
 
-def ppmi_svd(sequences: Sequence[Sequence[int]], vocab_size: int, dim: int, *, window: int, seed: int,
-             skip: Sequence[int] = (0,)) -> np.ndarray:
+def ppmi_svd(sequences: TokenIds | Sequence[Sequence[int]], vocab_size: int, dim: int, *, window: int, seed: int,
+             skip: Sequence[int] = (0,), max_tokens: int | None = MAX_TOKENS) -> np.ndarray:
     """(vocab_size, dim) float32 word vectors; the row of an id with no co-occurrences is all zeros.
 
-    `sequences` are id lists as Tokenizer.transform returns them (untruncated: every pair counts).
+    `sequences` are id rows as Tokenizer.transform gives them (untruncated: every pair counts).
+    `max_tokens`: count a seeded sample of whole texts of about that many tokens (training's
+    bound on memory and time; None: every text, as `sentiment vectors` does).
     """
     from sklearn.utils.extmath import randomized_svd
 
     start = time.perf_counter()
     seqs = sequences if isinstance(sequences, TokenIds) else TokenIds.from_lists(sequences)
-    if len(seqs.ids) > MAX_TOKENS:  # a seeded sample of whole texts, about MAX_TOKENS tokens
+    limit = max_tokens
+    if limit is not None and len(seqs.ids) > limit:  # a seeded sample of whole texts, ~limit tokens
         order = np.random.default_rng(seed).permutation(len(seqs))
-        n = int(np.searchsorted(np.cumsum(seqs.lengths[order]), MAX_TOKENS)) + 1
-        log.info("word vectors: from a sample of %d of %d texts (%d million tokens)", n, len(seqs),
-                 MAX_TOKENS // 1_000_000)
+        n = int(np.searchsorted(np.cumsum(seqs.lengths[order]), limit)) + 1
+        log.info("word vectors: from a sample of %d of %d texts (%.0f million tokens)", n, len(seqs),
+                 limit / 1e6)
         seqs = seqs.take(np.sort(order[:n]))
     matrix = ppmi(cooccurrence(seqs, vocab_size, window, skip))
     vectors = np.zeros((vocab_size, dim), dtype=np.float64)

@@ -66,16 +66,17 @@ def test_chunked_cooccurrence_counts_are_the_one_pass_counts(corpus, monkeypatch
     assert word_vectors.cooccurrence(TokenIds.from_lists([]), 10, 2).nnz == 0
 
 
-def test_word_vectors_beyond_their_token_limit_read_a_seeded_sample(corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_word_vectors_beyond_their_token_limit_read_a_seeded_sample(corpus) -> None:
     _, ids, _ = corpus
-    monkeypatch.setattr(word_vectors, "MAX_TOKENS", 50_000)
-    capped = word_vectors.ppmi_svd(ids, 2000, 8, window=5, seed=3, skip=(0, 1))
+    capped = word_vectors.ppmi_svd(ids, 2000, 8, window=5, seed=3, skip=(0, 1), max_tokens=50_000)
     order = np.random.default_rng(3).permutation(len(ids))
     n = int(np.searchsorted(np.cumsum(ids.lengths[order]), 50_000)) + 1
     assert 0 < n < len(ids)
-    monkeypatch.setattr(word_vectors, "MAX_TOKENS", 10**9)
-    plain = word_vectors.ppmi_svd(ids.take(np.sort(order[:n])), 2000, 8, window=5, seed=3, skip=(0, 1))
+    plain = word_vectors.ppmi_svd(ids.take(np.sort(order[:n])), 2000, 8, window=5, seed=3, skip=(0, 1),
+                                  max_tokens=None)
     assert np.array_equal(capped, plain)
+    everything = word_vectors.ppmi_svd(ids, 2000, 8, window=5, seed=3, skip=(0, 1), max_tokens=None)
+    assert not np.array_equal(everything, capped)
 
 
 def test_batches_padded_from_the_store_equal_cut_padded_rows(corpus) -> None:
