@@ -372,9 +372,9 @@ def nb_ratios(a: Any, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """NBSVM's log-count ratios (Wang & Manning 2012): r_j = log((p_j / |p|) / (q_j / |q|)), with p
     and q the smoothed counts of rows containing n-gram j among positive and negative rows."""
     a = a.tocsr()
-    row_y = np.repeat(np.asarray(y), np.diff(a.indptr))  # the label of each stored entry's row
-    p = alpha + np.bincount(a.indices[row_y == 1], minlength=a.shape[1])  # no copy of the matrix
-    q = alpha + np.bincount(a.indices[row_y == 0], minlength=a.shape[1])
+    per_entry = np.diff(a.indptr)  # which stored entries are in rows of each class: no matrix copy
+    p = alpha + np.bincount(a.indices[np.repeat(np.asarray(y) == 1, per_entry)], minlength=a.shape[1])
+    q = alpha + np.bincount(a.indices[np.repeat(np.asarray(y) == 0, per_entry)], minlength=a.shape[1])
     return np.log((p / p.sum()) / (q / q.sum()))
 
 
@@ -445,7 +445,10 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
         x_tr, y_tr = _take_rows(x_tr, sample), np.asarray(y_tr)[sample]
     features = NgramFeatures(vocab_size=vocab_size, oov_id=oov_id, ngrams=m.wide_ngrams, min_df=m.wide_min_df,
                              max_features=m.wide_max_features).fit(x_tr)
-    a_tr, a_va = features.to_csr(x_tr), features.to_csr(x_va)
+    a_tr = features.to_csr(x_tr)
+    # The validation rows' matrix is built before the fit only where choosing C reads it: on a
+    # large file it would sit beside liblinear's copy of the training rows' at the memory peak.
+    a_va = features.to_csr(x_va) if auto.is_auto(m.wide_c) and len(y_tr) <= WIDE_CV_ROWS else None
     y_tr, y_va = np.asarray(y_tr).astype(int), np.asarray(y_va).astype(int)
     n_classes = int(max(y_tr.max(initial=0), y_va.max(initial=0))) + 1 if n_classes is None else n_classes
 
@@ -460,7 +463,8 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed,
                                  class_weight=balanced if weight is None else None)
         if inplace:
-            a.data *= scale[a.indices]
+            for lo in range(0, len(a.data), 1 << 22):  # blocks: no int64 temporary per entry
+                a.data[lo:lo + (1 << 22)] *= scale[a.indices[lo:lo + (1 << 22)]]
         clf.fit(a if inplace else a @ diags(scale), y, sample_weight=weight)
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
@@ -478,6 +482,8 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
                                                                          cfg.training.seed)
     refit = m.wide_refit and a_tr.shape[0] <= WIDE_CV_ROWS
     coef, intercept = fit(c, a_tr, y_tr, inplace=not refit)  # a_tr is needed again only to refit
+    if a_va is None:
+        a_va = features.to_csr(x_va)
     val_logits = np.asarray(a_va @ coef)
     val_logits = val_logits.reshape(-1) if coef.ndim == 1 else val_logits
     accuracy = float(np.mean(predicted_classes(val_logits + intercept, 0.0) == y_va))

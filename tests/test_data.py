@@ -182,3 +182,28 @@ def test_labels_unknown_to_a_trained_model_are_refused(sample, tmp_path):
     with pytest.raises(DataError, match="not trained on"):
         load_labeled(write(tmp_path / "x.csv", df), "text", "label",
                      encoding=LabelEncoding(negative="negative", positive="positive"))
+
+
+@pytest.mark.parametrize("damage", [b"\xef\xbb\xbf", b"\xff"])  # a UTF-8 BOM; an undecodable byte
+def test_clean_utf8_read_from_its_bytes_equals_the_decoded_path(tmp_path, damage):
+    """Clean UTF-8 is parsed from its bytes (no str copy of the file); anything else is decoded and
+    repaired first. Both must give the same rows."""
+    body = ('text,label\r\n"Caf\u00e9 \u201cgood\u201d, really",positive\r\n"two\nlines \U0001f600",negative\r\n'
+            'plain,positive\r\n')
+    clean = tmp_path / "clean.csv"
+    clean.write_bytes(body.encode("utf-8"))
+    other = tmp_path / "other.csv"
+    raw = body.encode("utf-8")
+    other.write_bytes(damage + raw if damage.startswith(b"\xef") else raw.replace(b"plain", b"plain" + damage))
+    a, b = load_labeled(clean, "text", "label"), load_labeled(other, "text", "label")
+    assert a.texts[:2] == b.texts[:2] == ["Caf\u00e9 \u201cgood\u201d, really", "two\nlines \U0001f600"]
+    assert a.texts[2] == "plain" and b.texts[2] in ("plain", "plain\ufffd")
+    assert a.y.tolist() == b.y.tolist()
+
+
+def test_whitespace_only_file_is_empty(tmp_path):
+    for content in (b"  \r\n\n", "\u00a0\u2003\n".encode("utf-8")):
+        path = tmp_path / "blank.csv"
+        path.write_bytes(content)
+        with pytest.raises(DataError, match="is empty"):
+            load_labeled(path, "text", "label")
