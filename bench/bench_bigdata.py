@@ -10,7 +10,7 @@ a position set by k and the row), so no text repeats and the vocabulary stays th
 
 1. memory: peak RSS of `sentiment train --data FILE --set training.epochs=1` per size, run in a
    child process (RUSAGE_CHILDREN: the largest process of the tree, i.e. the trainer; the
-   tokenizing workers are much smaller). Sizes above --full-epoch (default 500,000) stop the epoch
+   tokenizing workers are much smaller). GB here are 10^9 bytes. Sizes above --full-epoch (default 500,000) stop the epoch
    after --steps batches: the peak is set by preparing the data, not by the steps. Targets: 500k
    rows <= 2.5 GB, 2M rows <= 4 GB, and the peak growing much slower than the rows (from 500k to
    2M: peak ratio <= half the row ratio).
@@ -43,12 +43,13 @@ OUT = ROOT / "bench" / "out"
 SOURCES = [ROOT.parent / "shared" / "datasets" / "imdb50k.csv.gz", ROOT / "data" / "imdb_train.csv.gz"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 ENV.pop("SENTIMENT_DEBUG", None)
-GB = 1024.0
+GB = 1e9 / 2**20  # MiB per GB: targets are read in decimal gigabytes, the stricter reading
 
 # The trainer, in a child whose peak RSS is measured. With a step limit, a callback stops the one
 # epoch after that many batches (training.train's extra_callbacks, as bench_datasets uses it).
 CHILD = r"""
-import json, resource, sys, time
+import json, logging, resource, sys, time
+logging.basicConfig(level=logging.INFO, format="sentiment: %(message)s")
 steps = int(sys.argv[3])
 if steps:
     import keras

@@ -107,10 +107,11 @@ class ModelConfig:
     wide_min_df: int = _opt(2, "n-grams in fewer training texts than this are left out", low=1)
     wide_max_features: int = _opt(200_000, "at most this many n-grams, the most frequent", low=1,
                                   high=10_000_000)
-    wide_max_rows: int = _opt(100_000, "the wide branch is fitted on at most this many training rows (a seeded "
-                              "random sample of them; the recurrent branch trains on all): liblinear holds its "
-                              "whole TF-IDF matrix, ~1 GB per 100,000 IMDB reviews, so memory stays bounded "
-                              "on large files", low=1_000, high=100_000_000)
+    wide_max_tokens: int = _opt(16_000_000, "the wide branch is fitted on a seeded random sample of whole training "
+                                "texts of about this many tokens when they hold more (the recurrent branch "
+                                "trains on all): liblinear holds the whole n-gram matrix, ~0.75 GB per 10 "
+                                "million tokens, so memory stays bounded on large files (16 million: ~70,000 "
+                                "IMDB reviews, ~800,000 tweets)", low=100_000, high=10_000_000_000)
     wide_maxlen: int | str = _opt("auto", "tokens of each text the wide branch reads, when that is more than "
                                   "tokenizer.maxlen (the recurrent branch reads tokenizer.maxlen of them, cut as "
                                   "tokenizer.truncating says); auto: the longest training text, rounded up to 64, "

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from sentiment_cli.memory import return_freed_memory
 from sentiment_cli.progress import Progress
 from sentiment_cli.token_ids import TokenIds
 from sentiment_cli.tokenizer import Tokenizer
@@ -82,7 +83,17 @@ class WordSpace:
         return lut[local_ids] if len(local_ids) else local_ids
 
 
-def _chunks(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+def _chunks(texts: Iterable[str], size: int, release: bool = False) -> Iterator[list[str]]:
+    """Lists of `size` texts; with `release` (a list), each chunk's entries in `texts` are set to
+    None as it is handed out, so the texts are freed as they are split, not all at the end."""
+    if release and isinstance(texts, list):
+        for lo in range(0, len(texts), size):
+            chunk = texts[lo:lo + size]
+            texts[lo:lo + size] = [None] * len(chunk)  # type: ignore[list-item]
+            yield chunk
+            if (lo // size) % 16 == 15:
+                return_freed_memory()  # small allocations: glibc keeps their pages otherwise
+        return
     chunk: list[str] = []
     for text in texts:
         chunk.append(text)
@@ -114,12 +125,12 @@ def _main_not_rerun() -> Iterator[None]:
         main.__file__ = path
 
 
-def _split_all(params: dict[str, Any], texts: Iterable[str], workers: int, serial: int
+def _split_all(params: dict[str, Any], texts: Iterable[str], workers: int, serial: int, release: bool = False
                ) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
     """_split_chunk over the texts' chunks, in order: the first `serial` texts in this process,
     the rest in `workers` spawned processes (if more than one), at most two chunks ahead per worker,
     so memory holds a few chunks, not the file."""
-    chunks = _chunks(texts, CHUNK)
+    chunks = _chunks(texts, CHUNK, release)
     done = 0
     for chunk in chunks:
         yield _split_chunk(params, chunk)
@@ -146,10 +157,11 @@ def _split_all(params: dict[str, Any], texts: Iterable[str], workers: int, seria
 
 
 def tokenize(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,
-             workers: int | None = None, what: str = "texts") -> TokenIds:
+             workers: int | None = None, what: str = "texts", release: bool = False) -> TokenIds:
     """Every text's words as provisional ids in `space`, in order. `workers`: processes to split
     texts in (None: every available core). Fewer than PARALLEL_MIN texts are split in this process
-    (worker start-up would cost more than it saves); the result is the same either way."""
+    (worker start-up would cost more than it saves); the result is the same either way.
+    `release`: `texts` (a list) is emptied as it is read, every entry set to None."""
     start = time.perf_counter()
     workers = available_cores() if workers is None else max(int(workers), 1)
     sized = hasattr(texts, "__len__")
@@ -158,7 +170,7 @@ def tokenize(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,
     ids, lengths = [], []
     progress = Progress(f"tokenizing {what}", what, len(texts) if sized else None)  # type: ignore[arg-type]
     try:
-        for words, local, n in _split_all(params, texts, workers, serial):
+        for words, local, n in _split_all(params, texts, workers, serial, release):
             ids.append(space.add(words, local))
             lengths.append(n)
             progress.update(len(n))

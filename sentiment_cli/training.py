@@ -247,9 +247,10 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
         unlabeled = ()
     tokenizer = tokenizer_from_config(cfg)
     space = corpus.WordSpace()
-    ids = corpus.tokenize(tokenizer, texts, space)
+    head = texts[:KEPT_TEXTS]
+    ids = corpus.tokenize(tokenizer, texts, space, release=release_texts)  # frees them as it goes
     if release_texts:
-        del texts[KEPT_TEXTS:]
+        texts[:] = head
         return_freed_memory()
     tr, va = ids.take(tr_idx), ids.take(va_idx)
     del ids
@@ -419,6 +420,22 @@ def choose_wide_c(fit: Callable[[float, Any, np.ndarray], tuple[np.ndarray, floa
     return max(WIDE_C_GRID, key=lambda c: scores[c])
 
 
+def _token_sample(x: Rows, max_tokens: int, seed: int) -> np.ndarray | None:
+    """Sorted indices of a seeded random sample of whole rows of about `max_tokens` tokens, or
+    None when all of `x` holds no more than that."""
+    if isinstance(x, TokenIds):
+        lengths = x.lengths
+    elif isinstance(x, np.ndarray):
+        lengths = np.count_nonzero(x, axis=1)
+    else:
+        lengths = np.fromiter(map(len, x), dtype=np.int64, count=len(x))
+    if int(lengths.sum()) <= max_tokens:
+        return None
+    order = np.random.default_rng(seed).permutation(len(lengths))
+    n = int(np.searchsorted(np.cumsum(lengths[order]), max_tokens)) + 1
+    return np.sort(order[:n])
+
+
 def _take_rows(x: Rows, rows: np.ndarray) -> Rows:
     if isinstance(x, (np.ndarray, TokenIds)):
         return x[rows] if isinstance(x, np.ndarray) else x.take(rows)
@@ -438,10 +455,10 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
     m = cfg.model
     mode = cfg.training.class_weight  # the rows weigh as in the recurrent branch's loss
     balanced = "balanced" if mode == "balanced" else None
-    if len(x_tr) > m.wide_max_rows:  # memory: liblinear holds the whole matrix (model.wide_max_rows)
-        sample = np.sort(np.random.default_rng(cfg.training.seed).choice(len(x_tr), m.wide_max_rows, replace=False))
-        log.info("wide branch: fitted on a sample of %d of the %d training rows (model.wide_max_rows)",
-                 m.wide_max_rows, len(x_tr))
+    sample = _token_sample(x_tr, m.wide_max_tokens, cfg.training.seed)
+    if sample is not None:  # memory: liblinear holds the whole matrix (model.wide_max_tokens)
+        log.info("wide branch: fitted on a sample of %d of the %d training texts (model.wide_max_tokens=%d)",
+                 len(sample), len(x_tr), m.wide_max_tokens)
         x_tr, y_tr = _take_rows(x_tr, sample), np.asarray(y_tr)[sample]
     features = NgramFeatures(vocab_size=vocab_size, oov_id=oov_id, ngrams=m.wide_ngrams, min_df=m.wide_min_df,
                              max_features=m.wide_max_features).fit(x_tr)

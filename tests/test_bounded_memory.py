@@ -47,10 +47,13 @@ def test_nb_ratios_count_rows_containing_each_ngram(corpus) -> None:
 
 def test_wide_branch_beyond_its_row_limit_fits_a_seeded_sample(corpus) -> None:
     tok, ids, y = corpus
-    cfg = load_config(None, ["model.wide_max_rows=1000", "model.wide_c=4"])
     tr, va = np.arange(1200), np.arange(1200, 1500)
+    limit = int(ids.take(tr).lengths.sum()) * 3 // 4
+    cfg = load_config(None, [f"model.wide_max_tokens={limit}", "model.wide_c=4"])
     capped = training.fit_wide(cfg, ids.take(tr), y[tr], ids.take(va), y[va], vocab_size=3000, oov_id=1)
-    sample = np.sort(np.random.default_rng(cfg.training.seed).choice(1200, 1000, replace=False))
+    order = np.random.default_rng(cfg.training.seed).permutation(1200)
+    sample = np.sort(order[:int(np.searchsorted(np.cumsum(ids.lengths[tr][order]), limit)) + 1])
+    assert 800 < len(sample) < 1000
     plain = training.fit_wide(cfg, ids.take(tr[sample]), y[tr][sample], ids.take(va), y[va], vocab_size=3000, oov_id=1)
     assert np.array_equal(capped.coef, plain.coef) and np.array_equal(capped.val_logits, plain.val_logits)
     assert capped.features.n_columns == plain.features.n_columns

@@ -109,3 +109,12 @@ def test_progress_shows_on_a_terminal_only(texts: list[str], monkeypatch: pytest
         p.close()
         assert ("400 of 400 texts" in stream.getvalue()) is shown
         assert stream.getvalue().endswith("\r\033[K") is shown
+
+
+def test_release_empties_the_list_as_it_goes_and_changes_nothing(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(corpus, "CHUNK", 50)
+    kept = corpus.tokenize(Tokenizer(oov_token="<OOV>"), list(texts), corpus.WordSpace(), workers=1)
+    given = list(texts)
+    released = corpus.tokenize(Tokenizer(oov_token="<OOV>"), given, corpus.WordSpace(), workers=1, release=True)
+    assert given == [None] * len(texts)
+    assert np.array_equal(kept.ids, released.ids) and np.array_equal(kept.offsets, released.offsets)
