@@ -28,8 +28,8 @@ from sentiment_cli.data import LabeledData
 from sentiment_cli import auto
 from sentiment_cli.metrics import (apply_temperature, choose_threshold, fit_temperature, log_proba, logit,
                                    predicted_classes, softmax)
-from sentiment_cli.ngrams import NgramFeatures, Rows, model_inputs
 from sentiment_cli.memory import return_freed_memory
+from sentiment_cli.ngrams import NgramFeatures, Rows, model_inputs
 from sentiment_cli.token_ids import TokenIds
 from sentiment_cli.tokenizer import Tokenizer
 
@@ -225,15 +225,16 @@ KEPT_TEXTS = 256
 def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx: Sequence[int],
                     unlabeled: Sequence[str] = (), release_texts: bool = False
                     ) -> tuple[Config, Tokenizer, TokenIds, TokenIds, TokenIds]:
-    """The config with tokenizer.num_words resolved, the fitted tokenizer and the ids of the training rows, the validation rows and the
-    --unlabeled texts: each text split once (corpus.py, on every core for large data), the
-    vocabulary counted on the training rows, then (tokenizer.vocabulary=training_and_unlabeled) the
-    unlabeled texts, as Tokenizer.fit on those texts in that order would count it.
+    """The config with tokenizer.num_words resolved, the fitted tokenizer, and the ids of the
+    training rows, the validation rows and the --unlabeled texts: each text split once (corpus.py,
+    on every core for large data), the vocabulary counted on the training rows, then
+    (tokenizer.vocabulary=training_and_unlabeled) the unlabeled texts, as Tokenizer.fit on those
+    texts in that order would count it.
 
     The unlabeled files are read only where something uses them: the word vectors of
     embedding_init=ppmi_svd, or that vocabulary setting (else a warning, and nothing is read).
-    `release_texts`: empty `texts` (all but the first KEPT_TEXTS) once split, in place: on a large
-    file the texts are the biggest thing in memory, and nothing after this needs them.
+    `release_texts`: `texts` is emptied as it is split and left holding its first KEPT_TEXTS: on a
+    large file the texts are the biggest thing in memory, and nothing after this needs them.
     """
     from sentiment_cli import corpus
 
@@ -277,8 +278,8 @@ def unlabeled_report(cfg: Config, paths: Sequence[str], ids: TokenIds) -> dict[s
     if len(ids):
         log.info("unlabeled: %d texts, %d tokens from %d file(s), for the %s", len(ids), len(ids.ids),
                  len(paths), " and ".join([w for w, on in (("word vectors", used), ("vocabulary", vocabulary)) if on]))
-    return {"files": list(paths), "texts": len(ids) if used or vocabulary else 0,
-            "tokens": int(len(ids.ids)) if used or vocabulary else 0, "used": used, "vocabulary": vocabulary}
+    return {"files": list(paths), "texts": len(ids), "tokens": int(len(ids.ids)), "used": used,
+            "vocabulary": vocabulary}
 
 
 def class_weights(y: np.ndarray, mode: str, n_classes: int = 2) -> np.ndarray | None:
