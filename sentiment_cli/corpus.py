@@ -144,16 +144,40 @@ def _split_all(params: dict[str, Any], texts: Iterable[str], workers: int, seria
 
     # spawn, not fork: TensorFlow's threads are running by now, and a forked child can inherit a
     # lock one of them held.
+    from concurrent.futures.process import BrokenProcessPool
+
+    from sentiment_cli.errors import TrainingError
+
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: list[Any] = []
-        for chunk in chunks:
-            with _main_not_rerun():  # workers start inside submit
-                pending.append(pool.submit(_split_chunk, params, chunk))
-            if len(pending) >= 2 * workers:
-                yield pending.pop(0).result()
-        for future in pending:
-            yield future.result()
+    chunk: list[str] | None = None
+    try:
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        chunk = next(chunks, None)
+        if chunk is None:
+            pool.shutdown()
+            return
+        with _main_not_rerun():  # workers start inside submit
+            pending: list[Any] = [pool.submit(_split_chunk, params, chunk)]
+    except (OSError, NotImplementedError, ImportError) as exc:
+        # No worker processes here (a sandbox without POSIX semaphores, a read-only /dev/shm):
+        # the same result, in this process.
+        log.info("tokenizing in this process only: worker processes cannot start (%s)", exc)
+        for rest in ([chunk] if chunk is not None else []), chunks:
+            for c in rest:
+                yield _split_chunk(params, c)
+        return
+    with pool:
+        try:
+            for chunk in chunks:
+                with _main_not_rerun():
+                    pending.append(pool.submit(_split_chunk, params, chunk))
+                if len(pending) >= 2 * workers:
+                    yield pending.pop(0).result()
+            for future in pending:
+                yield future.result()
+        except BrokenProcessPool:
+            raise TrainingError("a tokenizing worker process stopped unexpectedly (killed, most likely "
+                                "for lack of memory)", "Free memory and train again") from None
 
 
 def tokenize(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,

@@ -118,3 +118,21 @@ def test_release_empties_the_list_as_it_goes_and_changes_nothing(texts: list[str
     released = corpus.tokenize(Tokenizer(oov_token="<OOV>"), given, corpus.WordSpace(), workers=1, release=True)
     assert given == [None] * len(texts)
     assert np.array_equal(kept.ids, released.ids) and np.array_equal(kept.offsets, released.offsets)
+
+
+def test_without_worker_processes_the_same_ids_in_this_process(texts: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                                caplog) -> None:
+    import concurrent.futures
+    import logging
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "no semaphores here")
+
+    monkeypatch.setattr(corpus, "PARALLEL_MIN", 100)
+    monkeypatch.setattr(corpus, "CHUNK", 37)
+    expected = corpus.tokenize(Tokenizer(oov_token="<OOV>"), texts, corpus.WordSpace(), workers=1)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refuse)
+    caplog.set_level(logging.INFO, logger="sentiment")
+    got = corpus.tokenize(Tokenizer(oov_token="<OOV>"), iter(texts), corpus.WordSpace(), workers=2)
+    assert np.array_equal(expected.ids, got.ids) and np.array_equal(expected.offsets, got.offsets)
+    assert "worker processes cannot start" in caplog.text
