@@ -58,7 +58,8 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
         _check_tensorboard()
     with artifacts.out_dir_lock(out):
         dc = cfg.data
-        data = load_labeled(data_path, dc.text_column, dc.label_column, **dc.label_options())
+        # A large file is read a chunk at a time and its texts again as they are tokenized.
+        data = load_labeled(data_path, dc.text_column, dc.label_column, **dc.label_options(), stream=True)
         test = (load_labeled(test_data, dc.text_column, dc.label_column, encoding=data.encoding)
                 if test_data is not None else None)
         check_validation_split(cfg, data)
@@ -161,7 +162,7 @@ def _train_worker(cfg: Config, data_path: str | Path, out: Path, role: tuple[int
     from sentiment_cli import training
 
     dc = cfg.data
-    data = load_labeled(data_path, dc.text_column, dc.label_column, **dc.label_options())
+    data = load_labeled(data_path, dc.text_column, dc.label_column, **dc.label_options(), stream=True)
     check_validation_split(cfg, data)
     backup = _resume_dir(out.with_name(f"{out.name}.worker{role[0]}"), cfg, data_path, resume, unlabeled)
     result = training.train(cfg, data, backup_dir=backup, verbose=verbose, unlabeled=unlabeled, release_texts=True)

@@ -61,13 +61,14 @@ def fit_baseline(cfg: Config, data: LabeledData, test: LabeledData | None = None
     # Two classes: liblinear, as always; K >= 3: multinomial (softmax) logistic regression, lbfgs.
     classifier = (LogisticRegression(C=C, solver="liblinear", max_iter=1000, random_state=tc.seed) if binary
                   else LogisticRegression(C=C, solver="lbfgs", max_iter=2000, random_state=tc.seed))
+    texts = data.texts if isinstance(data.texts, list) else list(data.texts)  # a large file's TextStream
     start = time.perf_counter()
-    x_tr = vectorizer.fit_transform([data.texts[i] for i in tr_idx])
+    x_tr = vectorizer.fit_transform([texts[i] for i in tr_idx])
     classifier.fit(x_tr, data.y[tr_idx])
     seconds = time.perf_counter() - start
 
     y_va = data.y[va_idx]
-    p_va = _proba(classifier, vectorizer.transform([data.texts[i] for i in va_idx]), data.encoding.n_classes)
+    p_va = _proba(classifier, vectorizer.transform([texts[i] for i in va_idx]), data.encoding.n_classes)
     # the same rule the neural model uses; K >= 3: the most probable class
     threshold = choose_threshold(y_va, p_va, tc.threshold) if binary else 0.5
     n_features = len(vectorizer.vocabulary_)

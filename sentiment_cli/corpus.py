@@ -180,56 +180,66 @@ def _split_all(params: dict[str, Any], texts: Iterable[str], workers: int, seria
                                 "for lack of memory)", "Free memory and train again") from None
 
 
-def tokenize(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,
-             workers: int | None = None, what: str = "texts", release: bool = False) -> TokenIds:
-    """Every text's words as provisional ids in `space`, in order. `workers`: processes to split
-    texts in (None: every available core). Fewer than PARALLEL_MIN texts are split in this process
-    (worker start-up would cost more than it saves); the result is the same either way.
-    `release`: `texts` (a list) is emptied as it is read, every entry set to None."""
+def tokenize_parts(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,
+                   workers: int | None = None, what: str = "texts", release: bool = False) -> list[TokenIds]:
+    """Every text's words as provisional ids in `space`, in order, as one TokenIds per chunk of
+    CHUNK texts: joining them would hold every id twice for a moment, which on a large file is the
+    peak (training maps each part to its final 2-byte ids first, tokenize_splits). `workers`:
+    processes to split texts in (None: every available core). Fewer than PARALLEL_MIN texts are
+    split in this process (worker start-up would cost more than it saves); the result is the same
+    either way. `release`: `texts` (a list) is emptied as it is read, every entry set to None."""
     start = time.perf_counter()
     workers = available_cores() if workers is None else max(int(workers), 1)
     sized = hasattr(texts, "__len__")
     serial = PARALLEL_MIN if not sized else (0 if len(texts) >= PARALLEL_MIN else len(texts))  # type: ignore[arg-type]
     params = tokenizer.get_params()
-    ids, lengths = [], []
+    parts: list[TokenIds] = []
     progress = Progress(f"tokenizing {what}", what, len(texts) if sized else None)  # type: ignore[arg-type]
     try:
         for words, local, n in _split_all(params, texts, workers, serial, release):
-            ids.append(space.add(words, local))
-            lengths.append(n)
+            parts.append(TokenIds.from_lengths(space.add(words, local), n))
             progress.update(len(n))
     finally:
         progress.close()
-    out = TokenIds.from_lengths(np.concatenate(ids) if ids else np.zeros(0, np.int32),
-                                np.concatenate(lengths) if lengths else np.zeros(0, np.int64))
     seconds = time.perf_counter() - start
-    used = workers if len(out) > serial and workers > 1 else 1
+    rows, tokens = sum(map(len, parts)), sum(len(p.ids) for p in parts)
+    used = workers if rows > serial and workers > 1 else 1
     log.info("tokenized %d %s (%d tokens, %d distinct words) in %.1fs with %d process(es), %.0f %s/s",
-             len(out), what, len(out.ids), len(space), seconds, used, len(out) / max(seconds, 1e-9), what)
-    return out
+             rows, what, tokens, len(space), seconds, used, rows / max(seconds, 1e-9), what)
+    return parts
 
 
-def fit_vocabulary(tokenizer: Tokenizer, words: list[str], rows: TokenIds) -> Tokenizer:
+def tokenize(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,
+             workers: int | None = None, what: str = "texts", release: bool = False) -> TokenIds:
+    """tokenize_parts joined into one TokenIds."""
+    return TokenIds.concat(tokenize_parts(tokenizer, texts, space, workers=workers, what=what, release=release))
+
+
+def fit_vocabulary(tokenizer: Tokenizer, words: list[str], rows: TokenIds | Iterable[TokenIds]) -> Tokenizer:
     """Fit `tokenizer` as `tokenizer.fit(texts)` would on the texts whose provisional ids are
-    `rows` (ids into `words`); then `ids.map(lookup_table(tokenizer, words))` is
-    `tokenizer.transform(texts)`.
+    `rows` (ids into `words`; one TokenIds, or several read one after another as if joined); then
+    `ids.map(lookup_table(tokenizer, words))` is `tokenizer.transform(texts)`.
 
     Keras ranks words by count, ties in order of first appearance: `first` is each word's first
-    position in `rows`, read in row order.
+    position in the rows, read in row order.
     """
     n_words = len(words)
-    counts = np.bincount(rows.ids, minlength=n_words).astype(np.int64)
+    counts = np.zeros(n_words, dtype=np.int64)
     docs = np.zeros(n_words, dtype=np.int64)
-    for lo in range(0, len(rows), CHUNK):
-        part = rows[lo:lo + CHUNK]
-        owner = np.repeat(np.arange(len(part), dtype=np.int64), part.lengths)
-        codes = np.sort(owner * n_words + part.ids)  # sorting beats np.unique's hashing 7x here
-        distinct = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
-        docs += np.bincount(distinct % n_words, minlength=n_words)  # each word once per text
     first = np.full(n_words, np.iinfo(np.int64).max, dtype=np.int64)
-    for lo in range(0, len(rows), CHUNK):  # each word's first position, a chunk of rows at a time
-        start, end = rows.offsets[lo], rows.offsets[min(lo + CHUNK, len(rows))]
-        np.minimum.at(first, rows.ids[start:end], np.arange(start, end, dtype=np.int64))
+    n_rows = position = 0
+    for block in [rows] if isinstance(rows, TokenIds) else rows:
+        counts += np.bincount(block.ids, minlength=n_words)
+        for lo in range(0, len(block), CHUNK):
+            part = block[lo:lo + CHUNK]
+            owner = np.repeat(np.arange(len(part), dtype=np.int64), part.lengths)
+            codes = np.sort(owner * n_words + part.ids)  # sorting beats np.unique's hashing 7x here
+            distinct = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
+            docs += np.bincount(distinct % n_words, minlength=n_words)  # each word once per text
+            # each word's first position, a chunk of rows at a time
+            np.minimum.at(first, part.ids, np.arange(position, position + len(part.ids), dtype=np.int64))
+            position += len(part.ids)
+        n_rows += len(block)
     seen = np.flatnonzero(counts > 0)
     ranked = seen[np.lexsort((first[seen], -counts[seen]))]
     by_first = seen[np.argsort(first[seen], kind="stable")]
@@ -237,7 +247,7 @@ def fit_vocabulary(tokenizer: Tokenizer, words: list[str], rows: TokenIds) -> To
     tokenizer.word_index_ = dict(zip(vocab, range(1, len(vocab) + 1)))
     tokenizer.word_counts_ = {words[i]: int(counts[i]) for i in by_first}
     tokenizer.word_docs_ = {words[i]: int(docs[i]) for i in by_first}
-    tokenizer.document_count_ = len(rows)
+    tokenizer.document_count_ = n_rows
     tokenizer._build_lookup()
     return tokenizer
 

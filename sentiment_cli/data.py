@@ -16,11 +16,14 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from sentiment_cli.errors import DataError
+
+if TYPE_CHECKING:
+    from sentiment_cli.large_table import TextStream
 
 log = logging.getLogger("sentiment")
 
@@ -110,9 +113,10 @@ def _label_encoding(classes: tuple[str, ...], ordinal: bool) -> LabelEncoding:
 
 @dataclass
 class LabeledData:
-    """Texts with 0/1 labels, plus what was skipped or repaired on the way in."""
+    """Texts with class indices, plus what was skipped or repaired on the way in. `texts` is a
+    list, or for a large training file a large_table.TextStream (read from the file when iterated)."""
 
-    texts: list[str]
+    texts: "list[str] | TextStream"
     y: np.ndarray
     encoding: LabelEncoding
     source: str
@@ -473,6 +477,35 @@ def missing_texts(texts: "Any") -> tuple["Any", "Any"]:
     return stripped == "", stripped.isin(MISSING_MARKERS)
 
 
+@dataclass
+class _Rows:
+    """Per-row facts of a table's text and label columns (one chunk of a large file, or all)."""
+
+    labels: Any  # label strings, missing-value markers blanked
+    empty: np.ndarray  # blank texts
+    marker: np.ndarray  # texts that are a missing-value marker (NaN, NULL)
+    markers: Any  # those texts, stripped, indexed by row
+    multiline: int  # texts with a line break
+
+
+def _scan_rows(texts: Any, labels: Any) -> _Rows:
+    empty, marker = missing_texts(texts)
+    markers = texts[marker].str.strip().set_axis(np.flatnonzero(marker.to_numpy()))  # by position
+    return _Rows(labels.mask(labels.str.strip().isin(MISSING_MARKERS), ""), empty.to_numpy(), marker.to_numpy(),
+                 markers, int(texts.str.contains("\n", regex=False).sum()))
+
+
+def _join_rows(parts: list[_Rows]) -> _Rows:
+    """The chunks' facts as one table's, rows numbered through."""
+    import pandas as pd
+
+    starts = np.cumsum([0] + [len(p.empty) for p in parts])
+    markers = [p.markers.set_axis(p.markers.index + start) for p, start in zip(parts, starts)]
+    return _Rows(pd.concat([p.labels for p in parts], ignore_index=True),
+                 np.concatenate([p.empty for p in parts]), np.concatenate([p.marker for p in parts]),
+                 pd.concat(markers), sum(p.multiline for p in parts))
+
+
 def _match_encoding(labels: "Any", encoding: LabelEncoding, source: str) -> "Any":
     """Spell labels as the model does when they differ only in letter case ('Positive' -> 'positive')."""
     known = {c.casefold(): c for c in encoding.classes}
@@ -488,33 +521,50 @@ def _match_encoding(labels: "Any", encoding: LabelEncoding, source: str) -> "Any
 def load_labeled(path: str | Path, text_column: str, label_column: str, *,
                  positive_label: str | None = None, encoding: LabelEncoding | None = None,
                  labels: Sequence[str] | None = None, ordinal: bool | None = None,
-                 unknown: str = "error") -> LabeledData:
+                 unknown: str = "error", stream: bool = False) -> LabeledData:
     """Read texts and labels as class indices. Without `encoding` the classes come from the file
     (choose_encoding, with `positive_label`, `labels` and `ordinal` from the data config); with it
     (a trained model's) every label must be one of its classes, or with `unknown="wrong"` the
-    rows of other labels get class -1 (evaluate counts them as wrong)."""
+    rows of other labels get class -1 (evaluate counts them as wrong).
+
+    `stream` (training): a large file (large_table.STREAM_MIN_BYTES) is read a chunk at a time and
+    its texts are a large_table.TextStream, read again from the file when iterated."""
     source = str(path)
     class_order = None if labels is None else [str(v) for v in labels]
-    df = read_table(path, [text_column, label_column])
-    texts, labels = df[text_column], df[label_column]
-    multiline = int(texts.str.contains("\n", regex=False).sum())
-    if multiline:
-        log.info("%s: %d text(s) contain line breaks (quoted fields spanning lines)", source, multiline)
-    labels = labels.mask(labels.str.strip().isin(MISSING_MARKERS), "")
-    labels, notes = _normalise_labels(labels, source)
-    no_label = labels == ""
-    empty, marker = missing_texts(texts)
+    layout = None
+    if stream:
+        from sentiment_cli import large_table
+
+        layout = large_table.layout_of(path, [text_column, label_column])
+    if layout is None:
+        df = read_table(path, [text_column, label_column])
+        texts = df[text_column]
+        rows = _scan_rows(texts, df[label_column])
+        del df
+    else:  # a large file: read a chunk at a time, and the texts again as training tokenizes them
+        log.info("%s: reading %d rows at a time (a large file)", source, large_table.CHUNK_ROWS)
+        ragged = large_table.ragged_rows(layout)
+        if ragged is not None:
+            raise ragged
+        rows = _join_rows([_scan_rows(df[text_column], df[label_column]) for df in large_table.chunks(layout)])
+        if layout.crlf:
+            log.info("%s: read Windows (CRLF) line endings", source)
+    if rows.multiline:
+        log.info("%s: %d text(s) contain line breaks (quoted fields spanning lines)", source, rows.multiline)
+    labels, notes = _normalise_labels(rows.labels, source)
+    no_label = (labels == "").to_numpy()
+    empty, marker = rows.empty, rows.marker
     skipped_empty = int(((empty | marker) & ~no_label).sum())
     skipped_no_label = int(no_label.sum())
     keep = ~(empty | marker | no_label)
     if skipped_empty:
-        markers = texts[marker & ~no_label].str.strip()
+        markers = rows.markers[~no_label[rows.markers.index.to_numpy()]]
         why = f" ({len(markers)} of them {'/'.join(sorted(set(markers))[:4])})" if len(markers) else ""
         log.warning("%s: skipped %d row(s) with an empty or missing text%s", source, skipped_empty, why)
     if skipped_no_label:
         log.warning("%s: skipped %d row(s) with an empty or missing label", source, skipped_no_label)
-    texts, labels = texts[keep], labels[keep]
-    if len(texts) == 0:
+    labels = labels[keep]
+    if len(labels) == 0:
         raise DataError(f"'{source}' has no rows with both a text and a label",
                         f"Check that column {text_column!r} holds the review text")
     for note in notes:
@@ -535,5 +585,7 @@ def load_labeled(path: str | Path, text_column: str, label_column: str, *,
                             "--unknown-labels wrong to count those rows as wrong")
     index = {c: i for i, c in enumerate(encoding.classes)}
     y = labels.map(lambda v: index.get(v, -1)).to_numpy(dtype=np.int32)
-    return LabeledData(texts=texts.tolist(), y=y, encoding=encoding, source=source,
+    kept: list[str] | TextStream = (texts[keep].tolist() if layout is None
+                                    else large_table.TextStream(layout, text_column, keep))
+    return LabeledData(texts=kept, y=y, encoding=encoding, source=source,
                        skipped_empty=skipped_empty, skipped_no_label=skipped_no_label, notes=notes)

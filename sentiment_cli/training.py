@@ -248,13 +248,12 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
         unlabeled = ()
     tokenizer = tokenizer_from_config(cfg)
     space = corpus.WordSpace()
-    head = texts[:KEPT_TEXTS]
-    ids = corpus.tokenize(tokenizer, texts, space, release=release_texts)  # frees them as it goes
-    if release_texts:
+    head = texts[:KEPT_TEXTS] if release_texts and isinstance(texts, list) else None
+    # One part per chunk of texts, provisional int32 ids: nothing below holds them all twice.
+    parts = corpus.tokenize_parts(tokenizer, texts, space, release=release_texts)  # frees texts as it goes
+    if release_texts and isinstance(texts, list):  # (a large file's TextStream holds no texts)
         texts[:] = head
         return_freed_memory()
-    tr, va = ids.take(tr_idx), ids.take(va_idx)
-    del ids
     extra = TokenIds.concat([])
     if unlabeled:
         from sentiment_cli.inputs import iter_texts
@@ -262,12 +261,39 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
         extra = corpus.tokenize(tokenizer, iter_texts(unlabeled, cfg.data.text_column), space,
                                 what="unlabeled texts")
     words = space.words
-    corpus.fit_vocabulary(tokenizer, words, TokenIds.concat([tr, extra]) if with_unlabeled and unlabeled else tr)
+    n = sum(map(len, parts))
+    in_tr, in_va = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    in_tr[np.asarray(tr_idx, dtype=np.int64)] = True
+    in_va[np.asarray(va_idx, dtype=np.int64)] = True
+    bounds = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    # tr_idx and va_idx are sorted (split_validation): each split's rows are its rows of each part, in order.
+    chunk_rows = [(slice(lo, hi), part) for part, lo, hi in zip(parts, bounds[:-1], bounds[1:])]
+
+    def training_rows() -> Iterator[TokenIds]:
+        for rows, part in chunk_rows:
+            yield part.take(np.flatnonzero(in_tr[rows]))
+        if with_unlabeled and unlabeled:
+            yield extra
+
+    corpus.fit_vocabulary(tokenizer, words, training_rows())
     cfg = auto.resolve_vocabulary(cfg, tokenizer)
     lut = corpus.lookup_table(tokenizer, words)
-    tr, va, extra = tr.map(lut), va.map(lut), extra.map(lut)
-    return_freed_memory()  # the chunks and provisional ids just freed
-    return cfg, tokenizer, tr, va, extra
+    del parts
+    tr_parts, va_parts = [], []
+    while chunk_rows:  # each part's int32 ids freed as its rows' 2-byte ones are made
+        rows, part = chunk_rows.pop(0)
+        mapped = part.map(lut)
+        del part
+        tr_parts.append(mapped.take(np.flatnonzero(in_tr[rows])))
+        va_parts.append(mapped.take(np.flatnonzero(in_va[rows])))
+        del mapped
+    return_freed_memory()  # the provisional ids, freed in the heap's middle
+    tr = TokenIds.concat(tr_parts)
+    del tr_parts
+    va = TokenIds.concat(va_parts)
+    del va_parts
+    return_freed_memory()
+    return cfg, tokenizer, tr, va, extra.map(lut)
 
 
 def unlabeled_report(cfg: Config, paths: Sequence[str], ids: TokenIds) -> dict[str, Any]:
@@ -443,6 +469,10 @@ def _take_rows(x: Rows, rows: np.ndarray) -> Rows:
     return [x[i] for i in rows]
 
 
+# Validation rows turned into n-gram features at a time, where only their logits are needed.
+WIDE_LOGIT_ROWS = 16_384
+
+
 def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.ndarray, *,
              vocab_size: int, oov_id: int | None, n_classes: int | None = None) -> WideFit:
     """TF-IDF n-grams of the training texts (id rows or id sequences), scaled by NB log-count ratios
@@ -500,9 +530,15 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
                                                                          cfg.training.seed)
     refit = m.wide_refit and a_tr.shape[0] <= WIDE_CV_ROWS
     coef, intercept = fit(c, a_tr, y_tr, inplace=not refit)  # a_tr is needed again only to refit
-    if a_va is None:
+    if a_va is None and refit:
         a_va = features.to_csr(x_va)
-    val_logits = np.asarray(a_va @ coef)
+    if a_va is not None:
+        val_logits = np.asarray(a_va @ coef)
+    else:  # a chunk of rows at a time (the same rows' products): a large file's validation matrix
+        # would be the memory peak, larger than the training sample's
+        step = WIDE_LOGIT_ROWS
+        val_logits = np.concatenate([np.asarray(features.to_csr(x_va[lo:lo + step]) @ coef)
+                                     for lo in range(0, len(x_va), step)] or [np.zeros((0, *coef.shape[1:]))])
     val_logits = val_logits.reshape(-1) if coef.ndim == 1 else val_logits
     accuracy = float(np.mean(predicted_classes(val_logits + intercept, 0.0) == y_va))
     log.info("wide branch (%s): %d n-grams, C=%g, validation accuracy %.4f", m.wide, len(features.keys_), c,
@@ -703,13 +739,11 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     len_tr = seqs_tr.lengths
     cfg = auto.resolve_maxlen(cfg, tokenizer, len_tr)
     cfg = auto.resolve_wide_maxlen(cfg, len_tr)
-    x_va = tokenizer.pad(seqs_va)
     # The wide branch reads each text's first or last wide_maxlen ids (truncating), as sequences:
     # rows padded that wide would hold mostly padding.
     wide_len, last = cfg.model.wide_maxlen, cfg.tokenizer.truncating == "pre"
     wide_tr, wide_va = ((seqs_tr.window(wide_len, last), seqs_va.window(wide_len, last))
                         if cfg.model.wide != "none" else (None, None))
-    del seqs_va
     len_tr = np.clip(len_tr, 1, cfg.tokenizer.maxlen)  # an empty text is one OOV id (Tokenizer.pad)
     log.info("training on %d reviews, validating on %d; vocabulary %d words, ids below %d kept",
              len(tr_idx), len(va_idx), len(tokenizer.word_index_), tokenizer.vocabulary_size)
@@ -727,7 +761,6 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     train_ds = make_dataset(seqs_tr if bucketing else tokenizer.pad(seqs_tr), len_tr, y_tr, batch_size=batch_size,
                             seed=tc.seed, bucketing=bucketing, padding=cfg.tokenizer.padding, sample_weight=weights,
                             tokenizer=tokenizer)
-    val_ds = tf.data.Dataset.from_tensor_slices((x_va, y_va.astype(np.float32))).batch(512)
 
     callbacks: list[Any] = [StopOnNonFiniteLoss()]
     if tc.early_stopping_patience is not None:
@@ -762,6 +795,11 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
                                            if unlabeled_info and unlabeled_info["used"] else seqs_tr)
     del extra
     return_freed_memory()  # the word vectors' co-occurrence matrices
+    # The validation rows padded (twice: tf.data copies them) only now, not beside the word vectors'
+    # peak: on a large file they are hundreds of MB.
+    x_va = tokenizer.pad(seqs_va)
+    del seqs_va
+    val_ds = tf.data.Dataset.from_tensor_slices((x_va, y_va.astype(np.float32))).batch(512)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         # The wide branch (scipy/liblinear, which release the GIL) fits on one core while the
         # recurrent one trains: it needs nothing from it until the combiner. (After the word

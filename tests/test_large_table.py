@@ -1,0 +1,127 @@
+"""A large training file read a chunk at a time (large_table.py) gives what reading it whole gives.
+
+The threshold is lowered so that small real files take the chunked path: the same texts, labels,
+skipped counts and warnings, or the same one-line error, for real reviews and every CSV/TSV of the
+bad-input corpus; and training from the stream gives the same vocabulary and ids.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentiment_cli import large_table
+from sentiment_cli.data import load_labeled
+from sentiment_cli.errors import DataError
+from sentiment_cli.large_table import TextStream
+
+from conftest import TRAIN, head_rows
+
+BAD = Path(__file__).parent / "bad_inputs"
+
+
+@pytest.fixture
+def stream_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(large_table, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(large_table, "CHUNK_ROWS", 7)  # many chunks, one ending mid-file
+
+
+def both_ways(path: Path, caplog: pytest.LogCaptureFixture, **kwargs) -> tuple[object, object, list, list]:
+    """load_labeled read whole and chunked: (result or error message) and the warnings of each."""
+    out = []
+    for stream in (False, True):
+        caplog.clear()
+        try:
+            data = load_labeled(path, "text", "label", stream=stream, **kwargs)
+            got = (list(data.texts), data.y.tolist(), data.encoding, data.skipped_empty, data.skipped_no_label,
+                   data.notes, type(data.texts))
+        except DataError as exc:
+            got = ("error", str(exc), exc.hint)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        out.append((got, warnings))
+    return out[0][0], out[1][0], out[0][1], out[1][1]
+
+
+def test_real_reviews_chunked_equal_whole(stream_everything, tmp_path, caplog) -> None:
+    path = tmp_path / "reviews.csv.gz"
+    df = head_rows(TRAIN, 150)
+    df.loc[3, "text"] = "  "  # a blank text, a missing label and a marker text are skipped alike
+    df.loc[10, "label"] = ""
+    df.loc[20, "text"] = "NULL"
+    df.loc[30, "label"] = " Positive "
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+        df.to_csv(f, index=False)
+    whole, chunked, w_whole, w_chunked = both_ways(path, caplog)
+    assert whole[:-1] == chunked[:-1]
+    assert whole[-1] is list and chunked[-1] is TextStream
+    assert len(whole[0]) == 147 and w_whole == w_chunked
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BAD.iterdir() if p.suffix in (".csv", ".tsv", ".gz")))
+def test_bad_inputs_chunked_equal_whole(stream_everything, name, caplog) -> None:
+    whole, chunked, w_whole, w_chunked = both_ways(BAD / name, caplog)
+    assert whole[:-1] == chunked[:-1] if whole[0] != "error" else whole == chunked
+    assert w_whole == w_chunked
+
+
+def test_broken_row_found_mid_file(stream_everything, tmp_path, caplog) -> None:
+    rows = [f'"review number {i}, fine",pos' for i in range(40)]
+    for broken, what in ((25, "review 25 has, an unquoted comma,neg"), (31, "short row")):
+        lines = rows[:broken] + [what] + rows[broken:]
+        path = tmp_path / f"broken{broken}.csv"
+        path.write_text("text,label\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        whole, chunked, _, _ = both_ways(path, caplog)
+        assert whole == chunked and whole[0] == "error" and f"line {broken + 2}" in whole[1]
+
+
+def test_text_stream_indexes_and_sees_a_changed_file(stream_everything, tmp_path) -> None:
+    path = tmp_path / "r.csv"
+    head_rows(TRAIN, 30).to_csv(path, index=False)
+    data = load_labeled(path, "text", "label", stream=True)
+    texts = load_labeled(path, "text", "label").texts
+    assert isinstance(data.texts, TextStream) and len(data.texts) == 30
+    assert data.texts[:5] == texts[:5] and data.texts[12] == texts[12] and data.texts[-1] == texts[-1]
+    assert list(data.texts) == list(data.texts) == texts  # read again on every pass
+    path.write_text(path.read_text(encoding="utf-8") + "one more,pos\n", encoding="utf-8")
+    with pytest.raises(DataError, match="changed while it was being read"):
+        list(data.texts)
+
+
+def test_small_files_are_read_whole(tmp_path) -> None:
+    path = tmp_path / "r.csv"
+    head_rows(TRAIN, 30).to_csv(path, index=False)
+    assert isinstance(load_labeled(path, "text", "label", stream=True).texts, list)
+
+
+def test_training_from_the_stream_same_vocabulary_and_ids(stream_everything, tmp_path) -> None:
+    from sentiment_cli.config import load_config
+    from sentiment_cli.training import split_validation, tokenize_splits
+
+    path = tmp_path / "r.csv"
+    head_rows(TRAIN, 200).to_csv(path, index=False)
+    cfg = load_config(None)
+    results = []
+    for stream in (False, True):
+        data = load_labeled(path, "text", "label", stream=stream)
+        tr, va = split_validation(data, 0.1, 0)
+        _, tok, ids_tr, ids_va, _ = tokenize_splits(cfg, data.texts, tr, va, release_texts=True)
+        results.append((tok.word_index_, tok.word_counts_, tok.word_docs_, ids_tr.ids.tolist(),
+                        ids_tr.offsets.tolist(), ids_va.ids.tolist(), ids_va.offsets.tolist()))
+    assert results[0] == results[1]
+    assert np.asarray(results[0][3]).size > 10_000
+
+
+def test_damaged_gzip_found_mid_file(stream_everything, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(large_table, "PREFIX_BYTES", 4096)  # the damage lies past what is checked first
+    path = tmp_path / "cut.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+        head_rows(TRAIN, 100).to_csv(f, index=False)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) // 2])
+    assert large_table.layout_of(path, ["text", "label"]) is not None
+    with pytest.raises(DataError, match="damaged gzip file"):
+        load_labeled(path, "text", "label", stream=True)
