@@ -105,7 +105,7 @@ class _Repaired(io.RawIOBase):
                 data = data.replace(b"\x00", b"")
             if not data:
                 continue  # a block of NULs only: read on (0 would mean the end of the file)
-            if not data.isascii():
+            if not data.isascii() or self._decoder.getstate()[0]:  # (or a sequence left open)
                 self._decoder.decode(data)
             n = len(data)
             buffer[:n] = data

@@ -78,18 +78,21 @@ def _distinct(codes: np.ndarray) -> np.ndarray:
 
 class _KeyCounts:
     """How many times each key was added, over many batches of keys: batches are merged once
-    they hold _MERGE keys, so memory follows the distinct keys, not the occurrences."""
+    they hold _MERGE keys, and at least as many as the merged table (so a table of millions of
+    distinct keys is not re-sorted for every batch), so memory follows the distinct keys, not the
+    occurrences."""
 
     def __init__(self) -> None:
         self._keys: list[np.ndarray] = []
         self._counts: list[np.ndarray] = []
-        self._pending = 0
+        self._pending = 0  # keys added since the last merge
+        self._merged = 0  # distinct keys in the merged table
 
     def add(self, keys: np.ndarray) -> None:
         self._keys.append(keys)
         self._counts.append(np.ones(len(keys), dtype=np.int64))
         self._pending += len(keys)
-        if self._pending > _MERGE:
+        if self._pending > max(_MERGE, self._merged):
             self._merge()
 
     def _merge(self) -> None:
@@ -100,7 +103,7 @@ class _KeyCounts:
         starts = np.flatnonzero(first)
         self._keys = [keys[starts]]
         self._counts = [np.add.reduceat(counts, starts) if len(starts) else counts]
-        self._pending = len(starts)
+        self._pending, self._merged = 0, len(starts)
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(sorted distinct keys, their counts)."""

@@ -125,3 +125,14 @@ def test_damaged_gzip_found_mid_file(stream_everything, tmp_path, monkeypatch) -
     assert large_table.layout_of(path, ["text", "label"]) is not None
     with pytest.raises(DataError, match="damaged gzip file"):
         load_labeled(path, "text", "label", stream=True)
+
+
+def test_repaired_bytes_counted_across_read_boundaries(tmp_path) -> None:
+    raw = "naïve café, ünïcode\n".encode("utf-8") * 3 + b"bad \xff\xfe here\x00\x00 and \xe2\x82 cut\n"
+    path = tmp_path / "b.csv"
+    path.write_bytes(raw)
+    for size in (1, 2, 3, 7, 1 << 20):  # every split of a multi-byte character
+        repaired = large_table._Repaired(open(path, "rb"), str(path))
+        out = b"".join(iter(lambda: repaired.read(size), b""))  # reads of `size` bytes
+        assert out == raw.replace(b"\x00", b"")
+        assert (repaired.bad, repaired.nuls) == (3, 2), size  # as decode_text counts them
