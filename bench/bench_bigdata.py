@@ -13,7 +13,9 @@ a position set by k and the row), so no text repeats and the vocabulary stays th
    tokenizing workers are much smaller). GB here are 10^9 bytes. Sizes above --full-epoch (default 500,000) stop the epoch
    after --steps batches: the peak is set by preparing the data, not by the steps. Targets: 500k
    rows <= 2.5 GB, 2M rows <= 4 GB, and the peak growing much slower than the rows (from 500k to
-   2M: peak ratio <= half the row ratio).
+   2M: peak ratio <= half the row ratio). The 2M file (2.5 GB) is above
+   large_table.STREAM_MIN_BYTES (1 GiB), so training reads it a chunk at a time; the smaller ones
+   are read whole, as any file below that size is.
 2. reading + tokenizing --speed-rows rows (default 500,000) the way training did before
    corpus.py (load_labeled, Tokenizer.fit on the training rows, transform of every row) and the
    way it does now (load_labeled, corpus.tokenize on every core, fit_vocabulary, lookup), the two
