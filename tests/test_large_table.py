@@ -136,3 +136,36 @@ def test_repaired_bytes_counted_across_read_boundaries(tmp_path) -> None:
         out = b"".join(iter(lambda: repaired.read(size), b""))  # reads of `size` bytes
         assert out == raw.replace(b"\x00", b"")
         assert (repaired.bad, repaired.nuls) == (3, 2), size  # as decode_text counts them
+
+
+def test_train_from_a_large_file_same_model(tmp_path, reviews_train, monkeypatch) -> None:
+    """api.train on a file read in chunks (texts streamed into tokenizing, the ONNX check's sample
+    and --baseline read from the file) writes the model a whole read writes, number for number."""
+    import json
+
+    import keras
+
+    from sentiment_cli import api
+    from sentiment_cli.config import load_config
+
+    settings = ["training.epochs=2", "tokenizer.num_words=3000", "tokenizer.maxlen=80", "model.units=16",
+                "model.embedding_dim=16", "training.batch_size=32"]
+    runs, passes, plain = [], [], large_table.chunks
+
+    def counted(*args, **kwargs):
+        passes.append(1)
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(large_table, "chunks", counted)
+    for name, threshold in (("whole", 1 << 62), ("chunked", 0)):
+        monkeypatch.setattr(large_table, "STREAM_MIN_BYTES", threshold)
+        monkeypatch.setattr(large_table, "CHUNK_ROWS", 97)
+        out = tmp_path / name
+        metrics = api.train(load_config(None, settings), reviews_train, out, plots=False, verbose=0, baseline=True)
+        weights = keras.saving.load_model(out / "model.keras", compile=False).get_weights()
+        runs.append((metrics["validation"], metrics["baseline"]["validation"], weights,
+                     json.loads((out / "tokenizer.json").read_text())["word_index"]))
+    assert len(passes) >= 3  # the chunked run read the file: labels, tokenizing, the baseline's texts
+    (v1, b1, w1, t1), (v2, b2, w2, t2) = runs
+    assert v1 == v2 and b1 == b2 and t1 == t2
+    assert len(w1) == len(w2) and all(np.array_equal(x, y) for x, y in zip(w1, w2))
