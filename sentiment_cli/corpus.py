@@ -19,7 +19,7 @@ import sys
 import time
 from collections import defaultdict
 from itertools import count
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -181,28 +181,33 @@ def _split_all(params: dict[str, Any], texts: Iterable[str], workers: int, seria
 
 
 def tokenize_parts(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,
-                   workers: int | None = None, what: str = "texts", release: bool = False) -> list[TokenIds]:
+                   workers: int | None = None, what: str = "texts", release: bool = False,
+                   on_part: Callable[[TokenIds], TokenIds] | None = None) -> list[TokenIds]:
     """Every text's words as provisional ids in `space`, in order, as one TokenIds per chunk of
     CHUNK texts: joining them would hold every id twice for a moment, which on a large file is the
     peak (training maps each part to its final 2-byte ids first, tokenize_splits). `workers`:
     processes to split texts in (None: every available core). Fewer than PARALLEL_MIN texts are
     split in this process (worker start-up would cost more than it saves); the result is the same
-    either way. `release`: `texts` (a list) is emptied as it is read, every entry set to None."""
+    either way. `release`: `texts` (a list) is emptied as it is read, every entry set to None.
+    `on_part(part)`, called on each part as it is made, in order, returns what is kept of it (a
+    multi_worker worker counts every row's words but keeps its share's ids: tokenize_splits)."""
     start = time.perf_counter()
     workers = available_cores() if workers is None else max(int(workers), 1)
     sized = hasattr(texts, "__len__")
     serial = PARALLEL_MIN if not sized else (0 if len(texts) >= PARALLEL_MIN else len(texts))  # type: ignore[arg-type]
     params = tokenizer.get_params()
     parts: list[TokenIds] = []
+    rows = tokens = 0
     progress = Progress(f"tokenizing {what}", what, len(texts) if sized else None)  # type: ignore[arg-type]
     try:
         for words, local, n in _split_all(params, texts, workers, serial, release):
-            parts.append(TokenIds.from_lengths(space.add(words, local), n))
+            part = TokenIds.from_lengths(space.add(words, local), n)
+            rows, tokens = rows + len(part), tokens + len(part.ids)
+            parts.append(on_part(part) if on_part is not None else part)
             progress.update(len(n))
     finally:
         progress.close()
     seconds = time.perf_counter() - start
-    rows, tokens = sum(map(len, parts)), sum(len(p.ids) for p in parts)
     used = workers if rows > serial and workers > 1 else 1
     log.info("tokenized %d %s (%d tokens, %d distinct words) in %.1fs with %d process(es), %.0f %s/s",
              rows, what, tokens, len(space), seconds, used, rows / max(seconds, 1e-9), what)
@@ -215,41 +220,68 @@ def tokenize(tokenizer: Tokenizer, texts: Iterable[str], space: WordSpace, *,
     return TokenIds.concat(tokenize_parts(tokenizer, texts, space, workers=workers, what=what, release=release))
 
 
+class VocabularyCounts:
+    """Keras `Tokenizer.fit` statistics (word counts, document counts, first positions) of rows of
+    provisional ids added block by block, in order: the rows need not be held together, and the
+    word space may grow between blocks (ids are counted as they come)."""
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.docs = np.zeros(0, dtype=np.int64)
+        self.first = np.zeros(0, dtype=np.int64)
+        self.rows = self.position = 0
+
+    def _grow(self, n_words: int) -> None:
+        if n_words > len(self.counts):
+            extra = n_words - len(self.counts)
+            self.counts = np.concatenate([self.counts, np.zeros(extra, np.int64)])
+            self.docs = np.concatenate([self.docs, np.zeros(extra, np.int64)])
+            self.first = np.concatenate([self.first, np.full(extra, np.iinfo(np.int64).max, np.int64)])
+
+    def add(self, block: TokenIds) -> None:
+        n_words = int(block.ids.max(initial=-1)) + 1
+        self._grow(n_words)
+        n_words = len(self.counts)
+        self.counts += np.bincount(block.ids, minlength=n_words)
+        for lo in range(0, len(block), CHUNK):
+            part = block[lo:lo + CHUNK]
+            owner = np.repeat(np.arange(len(part), dtype=np.int64), part.lengths)
+            codes = np.sort(owner * n_words + part.ids)  # sorting beats np.unique's hashing 7x here
+            distinct = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
+            self.docs += np.bincount(distinct % n_words, minlength=n_words)  # each word once per text
+            # each word's first position, a chunk of rows at a time
+            np.minimum.at(self.first, part.ids, np.arange(self.position, self.position + len(part.ids), dtype=np.int64))
+            self.position += len(part.ids)
+        self.rows += len(block)
+
+    def fit(self, tokenizer: Tokenizer, words: list[str]) -> Tokenizer:
+        """`tokenizer` fitted as `tokenizer.fit(texts)` would be on the texts of the rows added."""
+        self._grow(len(words))
+        counts, docs, first = self.counts, self.docs, self.first
+        seen = np.flatnonzero(counts > 0)
+        ranked = seen[np.lexsort((first[seen], -counts[seen]))]
+        by_first = seen[np.argsort(first[seen], kind="stable")]
+        vocab = ([tokenizer.oov_token] if tokenizer.oov_token is not None else []) + [words[i] for i in ranked]
+        tokenizer.word_index_ = dict(zip(vocab, range(1, len(vocab) + 1)))
+        tokenizer.word_counts_ = {words[i]: int(counts[i]) for i in by_first}
+        tokenizer.word_docs_ = {words[i]: int(docs[i]) for i in by_first}
+        tokenizer.document_count_ = self.rows
+        tokenizer._build_lookup()
+        return tokenizer
+
+
 def fit_vocabulary(tokenizer: Tokenizer, words: list[str], rows: TokenIds | Iterable[TokenIds]) -> Tokenizer:
     """Fit `tokenizer` as `tokenizer.fit(texts)` would on the texts whose provisional ids are
     `rows` (ids into `words`; one TokenIds, or several read one after another as if joined); then
     `ids.map(lookup_table(tokenizer, words))` is `tokenizer.transform(texts)`.
 
     Keras ranks words by count, ties in order of first appearance: `first` is each word's first
-    position in the rows, read in row order.
+    position in the rows, read in row order (VocabularyCounts).
     """
-    n_words = len(words)
-    counts = np.zeros(n_words, dtype=np.int64)
-    docs = np.zeros(n_words, dtype=np.int64)
-    first = np.full(n_words, np.iinfo(np.int64).max, dtype=np.int64)
-    n_rows = position = 0
+    counts = VocabularyCounts()
     for block in [rows] if isinstance(rows, TokenIds) else rows:
-        counts += np.bincount(block.ids, minlength=n_words)
-        for lo in range(0, len(block), CHUNK):
-            part = block[lo:lo + CHUNK]
-            owner = np.repeat(np.arange(len(part), dtype=np.int64), part.lengths)
-            codes = np.sort(owner * n_words + part.ids)  # sorting beats np.unique's hashing 7x here
-            distinct = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
-            docs += np.bincount(distinct % n_words, minlength=n_words)  # each word once per text
-            # each word's first position, a chunk of rows at a time
-            np.minimum.at(first, part.ids, np.arange(position, position + len(part.ids), dtype=np.int64))
-            position += len(part.ids)
-        n_rows += len(block)
-    seen = np.flatnonzero(counts > 0)
-    ranked = seen[np.lexsort((first[seen], -counts[seen]))]
-    by_first = seen[np.argsort(first[seen], kind="stable")]
-    vocab = ([tokenizer.oov_token] if tokenizer.oov_token is not None else []) + [words[i] for i in ranked]
-    tokenizer.word_index_ = dict(zip(vocab, range(1, len(vocab) + 1)))
-    tokenizer.word_counts_ = {words[i]: int(counts[i]) for i in by_first}
-    tokenizer.word_docs_ = {words[i]: int(docs[i]) for i in by_first}
-    tokenizer.document_count_ = n_rows
-    tokenizer._build_lookup()
-    return tokenizer
+        counts.add(block)
+    return counts.fit(tokenizer, words)
 
 
 def lookup_table(tokenizer: Tokenizer, words: list[str]) -> np.ndarray:

@@ -14,8 +14,11 @@ restored weights, BackupAndRestore for --resume, the progress bar, History, Tens
 stopping, history keys, progress and resume behave alike whatever the strategy (bench/bench_distribute.py
 compares its speed with `fit` for `none`).
 
-Sharding: the datasets are built in memory on every worker from the same seeded inputs, so they are
-sharded by DATA (each worker keeps its part of every global batch); FILE sharding has no files to
+Sharding: with the training rows shared out (multi_worker, training.tokenize_splits), each worker
+batches its own rows and feeds its replicas (distribute_own), every worker taking the same number of
+steps. Otherwise, and always for the validation rows (every worker holds them: the early-stopping
+verdict must be the same everywhere), datasets are built in memory on every worker from the same
+seeded inputs and sharded by DATA (each worker keeps its part of every global batch); FILE sharding has no files to
 split. training.batch_size is per replica: the global batch is batch_size x replicas.
 
 The model leaves the strategy as a plain float32 copy with the trained weights, so the caller saves,
@@ -58,6 +61,11 @@ class Placement:
                 "replicas": self.replicas, "devices": self.devices, "worker_index": self.worker_index,
                 "worker_count": self.worker_count, "chief": self.chief,
                 "compute_dtype": "float16" if self.mixed_precision else "float32"}
+
+    def distribute_own(self, make_dataset: Callable[[], Any]) -> Any:
+        """Distribute this worker's own dataset (batched per replica, its own rows): no sharding,
+        each local replica takes its batches (training rows shared out, training.tokenize_splits)."""
+        return self.strategy.distribute_datasets_from_function(lambda context: make_dataset())
 
     def distribute(self, dataset: Any) -> Any:
         """Shard `dataset` (batched by the global batch size) over workers and replicas."""
@@ -109,6 +117,15 @@ def _role(tf_config: dict[str, Any]) -> tuple[int, int, bool]:
     # An evaluator or parameter server does not train in MultiWorkerMirroredStrategy.
     raise ConfigError(f"TF_CONFIG task type {kind!r} cannot train with training.distribution=multi_worker",
                       "Give every training process task type 'worker' (or one 'chief')")
+
+
+def data_share(cfg: Config, n_train: int) -> tuple[int, int] | None:
+    """(this worker's index, worker count) when training rows are shared out among multi_worker
+    workers (each holds and batches only its share: training.training_share), else None."""
+    if cfg.training.distribution != "multi_worker":
+        return None
+    index, count, _ = _role(read_tf_config())
+    return (index, count) if 1 < count <= n_train else None
 
 
 def worker_role(cfg: Config) -> tuple[int, int] | None:
@@ -320,7 +337,8 @@ def fit(placement: Placement, make_model: Callable[[], Any], train_ds: Any, val_
 
     `make_model` builds and compiles a model under the current dtype policy (Keras wraps the
     optimizer for loss scaling under mixed_float16). `train_ds` and `val_ds` are batched by the
-    global batch size; `steps` is batches per epoch. `callbacks` are Keras callbacks, called as
+    global batch size, or `train_ds` is a function making this worker's own dataset, batched per
+    replica (multi_worker with the training rows shared out); `steps` is batches per epoch. `callbacks` are Keras callbacks, called as
     `model.fit` calls them; `verbose` is fit's (0 silent, 1 progress bar, 2 one line per epoch).
     """
     import keras
@@ -331,7 +349,8 @@ def fit(placement: Placement, make_model: Callable[[], Any], train_ds: Any, val_
             model.optimizer.build(model.trainable_variables)  # its slots must be mirrored too
             cbs = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                                model=model, verbose=verbose, epochs=epochs, steps=steps)
-            _loop(placement, model, placement.distribute(train_ds), placement.distribute(val_ds), cbs,
+            dist_train = placement.distribute_own(train_ds) if callable(train_ds) else placement.distribute(train_ds)
+            _loop(placement, model, dist_train, placement.distribute(val_ds), cbs,
                   epochs=epochs, verbose=verbose)
             history = {k: [float(v) for v in vals] for k, vals in model.history.history.items()}
             weights = model.get_weights()

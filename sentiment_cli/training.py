@@ -19,7 +19,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -145,10 +146,12 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
 
 def make_dataset(x: np.ndarray | TokenIds, lengths: np.ndarray, y: np.ndarray, *, batch_size: int,
                  seed: int, bucketing: bool, padding: str, sample_weight: np.ndarray | None = None,
-                 tokenizer: Tokenizer | None = None) -> Any:
+                 tokenizer: Tokenizer | None = None, batches: int | None = None) -> Any:
     """A shuffled tf.data pipeline; bucketed by length when asked. `x`: padded rows, or (bucketing
     only) the token store, each batch then padded to its width as `tokenizer.pad` pads (the same
-    rows as cutting the padded ones, without holding every row padded)."""
+    rows as cutting the padded ones, without holding every row padded). `batches`: exactly that
+    many batches per pass, the rows reshuffled and drawn again as often as needed (multi_worker
+    workers, each over its own share of the rows, must take the same number of steps)."""
     import tensorflow as tf
 
     if bucketing:
@@ -165,8 +168,18 @@ def make_dataset(x: np.ndarray | TokenIds, lengths: np.ndarray, y: np.ndarray, *
             def batch(rows: np.ndarray, width: int) -> np.ndarray:
                 return x[rows, -width:] if pre else x[rows, :width]
 
+        def drawn() -> Iterator[tuple[np.ndarray, int]]:
+            if batches is None:
+                yield from bucketed_batches(lengths, batch_size, rng)
+                return
+            left = batches if len(lengths) else 0
+            while left > 0:  # as many passes over the rows as it takes
+                for rows, width in islice(bucketed_batches(lengths, batch_size, rng), left):
+                    left -= 1
+                    yield rows, width
+
         def gen() -> Iterator[tuple[np.ndarray, ...]]:
-            for rows, width in bucketed_batches(lengths, batch_size, rng):
+            for rows, width in drawn():
                 xb = batch(rows, width)
                 yield (xb, y[rows]) if sample_weight is None else (xb, y[rows], sample_weight[rows])
 
@@ -177,6 +190,8 @@ def make_dataset(x: np.ndarray | TokenIds, lengths: np.ndarray, y: np.ndarray, *
     tensors = (x, y) if sample_weight is None else (x, y, sample_weight)
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    if batches is not None:
+        return ds.repeat().batch(batch_size).take(batches).prefetch(2)
     return ds.batch(batch_size).prefetch(2)
 
 
@@ -222,9 +237,26 @@ def initial_embedding(cfg: Config, tokenizer: Tokenizer, sequences: list[list[in
 KEPT_TEXTS = 256
 
 
+class Tokenized(NamedTuple):
+    """What tokenize_splits returns."""
+
+    config: Config  # tokenizer.num_words resolved
+    tokenizer: Tokenizer  # fitted on every training row
+    train: TokenIds  # the training rows' ids (with `share`, this worker's share of them)
+    validation: TokenIds
+    unlabeled: TokenIds
+    train_lengths: np.ndarray  # tokens of every training row (all shares): what auto settings read
+
+
+def training_share(tr_idx: Sequence[int], share: tuple[int, int] | None) -> np.ndarray:
+    """The training rows a multi_worker worker (index, count) holds: every count-th from its index."""
+    rows = np.asarray(tr_idx, dtype=np.int64)
+    return rows if share is None else rows[share[0]::share[1]]
+
+
 def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx: Sequence[int],
-                    unlabeled: Sequence[str] = (), release_texts: bool = False
-                    ) -> tuple[Config, Tokenizer, TokenIds, TokenIds, TokenIds]:
+                    unlabeled: Sequence[str] = (), release_texts: bool = False,
+                    share: tuple[int, int] | None = None) -> Tokenized:
     """The config with tokenizer.num_words resolved, the fitted tokenizer, and the ids of the
     training rows, the validation rows and the --unlabeled texts: each text split once (corpus.py,
     on every core for large data), the vocabulary counted on the training rows, then
@@ -235,6 +267,9 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
     embedding_init=ppmi_svd, or that vocabulary setting (else a warning, and nothing is read).
     `release_texts`: `texts` is emptied as it is split and left holding its first KEPT_TEXTS: on a
     large file the texts are the biggest thing in memory, and nothing after this needs them.
+    `share` (multi_worker: this worker's index, the worker count): the vocabulary is still counted
+    on every training row, so it is the same on every worker, but only the share's training rows
+    (training_share) are kept, each chunk's others dropped as it is split.
     """
     from sentiment_cli import corpus
 
@@ -248,9 +283,30 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
         unlabeled = ()
     tokenizer = tokenizer_from_config(cfg)
     space = corpus.WordSpace()
+    n = len(texts)
+    in_tr, in_va, held = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    in_tr[np.asarray(tr_idx, dtype=np.int64)] = True
+    in_va[np.asarray(va_idx, dtype=np.int64)] = True
+    held[training_share(tr_idx, share)] = True
+    held |= in_va
+    # tr_idx and va_idx are sorted (split_validation): each split's rows are its rows of each part,
+    # in order. Each part is counted (training rows) as it is made, and only its held rows kept.
+    counts, lengths, kept_rows = corpus.VocabularyCounts(), [], []
+    start = 0
+
+    def on_part(part: TokenIds) -> TokenIds:
+        nonlocal start
+        rows, start = slice(start, start + len(part)), start + len(part)
+        training = part.take(np.flatnonzero(in_tr[rows]))
+        counts.add(training)
+        lengths.append(training.lengths)
+        keep = np.flatnonzero(held[rows])
+        kept_rows.append(rows.start + keep)  # the kept rows' indices in the file
+        return part if len(keep) == len(part) else part.take(keep)
+
     head = texts[:KEPT_TEXTS] if release_texts and isinstance(texts, list) else None
     # One part per chunk of texts, provisional int32 ids: nothing below holds them all twice.
-    parts = corpus.tokenize_parts(tokenizer, texts, space, release=release_texts)  # frees texts as it goes
+    parts = corpus.tokenize_parts(tokenizer, texts, space, release=release_texts, on_part=on_part)
     if release_texts and isinstance(texts, list):  # (a large file's TextStream holds no texts)
         texts[:] = head
         return_freed_memory()
@@ -260,28 +316,15 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
 
         extra = corpus.tokenize(tokenizer, iter_texts(unlabeled, cfg.data.text_column), space,
                                 what="unlabeled texts")
+        if with_unlabeled:
+            counts.add(extra)
     words = space.words
-    n = sum(map(len, parts))
-    in_tr, in_va = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    in_tr[np.asarray(tr_idx, dtype=np.int64)] = True
-    in_va[np.asarray(va_idx, dtype=np.int64)] = True
-    bounds = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
-    # tr_idx and va_idx are sorted (split_validation): each split's rows are its rows of each part, in order.
-    chunk_rows = [(slice(lo, hi), part) for part, lo, hi in zip(parts, bounds[:-1], bounds[1:])]
-
-    def training_rows() -> Iterator[TokenIds]:
-        for rows, part in chunk_rows:
-            yield part.take(np.flatnonzero(in_tr[rows]))
-        if with_unlabeled and unlabeled:
-            yield extra
-
-    corpus.fit_vocabulary(tokenizer, words, training_rows())
+    counts.fit(tokenizer, words)
     cfg = auto.resolve_vocabulary(cfg, tokenizer)
     lut = corpus.lookup_table(tokenizer, words)
-    del parts
     tr_parts, va_parts = [], []
-    while chunk_rows:  # each part's int32 ids freed as its rows' 2-byte ones are made
-        rows, part = chunk_rows.pop(0)
+    while parts:  # each part's int32 ids freed as its rows' 2-byte ones are made
+        part, rows = parts.pop(0), kept_rows.pop(0)
         mapped = part.map(lut)
         del part
         tr_parts.append(mapped.take(np.flatnonzero(in_tr[rows])))
@@ -293,7 +336,8 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
     va = TokenIds.concat(va_parts)
     del va_parts
     return_freed_memory()
-    return cfg, tokenizer, tr, va, extra.map(lut)
+    return Tokenized(cfg, tokenizer, tr, va, extra.map(lut),
+                     np.concatenate(lengths) if lengths else np.zeros(0, np.int64))
 
 
 def unlabeled_report(cfg: Config, paths: Sequence[str], ids: TokenIds) -> dict[str, Any]:
@@ -734,11 +778,20 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, ordinal=data.encoding.ordinal))  # as resolved
     cfg = auto.resolve_class_weight(cfg, n_classes, len(tr_idx))
     tc = cfg.training
-    cfg, tokenizer, seqs_tr, seqs_va, extra = tokenize_splits(cfg, data.texts, tr_idx, va_idx, unlabeled,
-                                                               release_texts)
+    # multi_worker: each worker keeps only its share of the training rows (the vocabulary and the
+    # auto settings are still counted on all of them, so they are the same on every worker).
+    share = distribute.data_share(cfg, len(tr_idx))
+    cfg, tokenizer, seqs_tr, seqs_va, extra, all_lengths = tokenize_splits(cfg, data.texts, tr_idx, va_idx,
+                                                                            unlabeled, release_texts, share)
+    n_train = len(tr_idx)
+    mine = training_share(np.arange(n_train), share)  # this worker's rows, as positions in tr_idx
+    y_tr = y_tr[mine]
+    if share is not None:
+        log.info("multi_worker: this worker holds %d of the %d training rows (worker %d of %d's share) and "
+                 "the %d validation rows", len(mine), n_train, share[0] + 1, share[1], len(va_idx))
     len_tr = seqs_tr.lengths
-    cfg = auto.resolve_maxlen(cfg, tokenizer, len_tr)
-    cfg = auto.resolve_wide_maxlen(cfg, len_tr)
+    cfg = auto.resolve_maxlen(cfg, tokenizer, all_lengths)  # every worker resolves the same settings
+    cfg = auto.resolve_wide_maxlen(cfg, all_lengths)
     # The wide branch reads each text's first or last wide_maxlen ids (truncating), as sequences:
     # rows padded that wide would hold mostly padding.
     wide_len, last = cfg.model.wide_maxlen, cfg.tokenizer.truncating == "pre"
@@ -746,7 +799,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
                         if cfg.model.wide != "none" else (None, None))
     len_tr = np.clip(len_tr, 1, cfg.tokenizer.maxlen)  # an empty text is one OOV id (Tokenizer.pad)
     log.info("training on %d reviews, validating on %d; vocabulary %d words, ids below %d kept",
-             len(tr_idx), len(va_idx), len(tokenizer.word_index_), tokenizer.vocabulary_size)
+             n_train, len(va_idx), len(tokenizer.word_index_), tokenizer.vocabulary_size)
 
     bucketing = tc.bucketing and bucketing_is_exact(cfg)
     if tc.bucketing and not bucketing:
@@ -756,11 +809,25 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     # One device, the local GPUs or TF_CONFIG's workers (distribute.py); logs where, on stderr.
     placement = distribute.setup(cfg)
     batch_size = tc.batch_size * placement.replicas  # training.batch_size is per replica
-    weights = class_weights(data.y[tr_idx], tc.class_weight, n_classes)
+    weights = class_weights(data.y[tr_idx], tc.class_weight, n_classes)  # from every training row's class
+    weights = weights[mine] if weights is not None else None
+    steps = -(-n_train // batch_size)
     # Bucketed batches are padded from the token store as they are drawn; else every row is padded now.
-    train_ds = make_dataset(seqs_tr if bucketing else tokenizer.pad(seqs_tr), len_tr, y_tr, batch_size=batch_size,
-                            seed=tc.seed, bucketing=bucketing, padding=cfg.tokenizer.padding, sample_weight=weights,
-                            tokenizer=tokenizer)
+    x_tr = seqs_tr if bucketing else tokenizer.pad(seqs_tr)
+    if share is None:
+        train_ds = make_dataset(x_tr, len_tr, y_tr, batch_size=batch_size, seed=tc.seed, bucketing=bucketing,
+                                padding=cfg.tokenizer.padding, sample_weight=weights, tokenizer=tokenizer)
+    else:
+        # Each worker batches its own rows, per replica; every worker takes the same number of
+        # steps (the largest share's), a smaller share drawing some of its rows twice in an epoch.
+        local = max(placement.replicas // share[1], 1)
+        steps = -(-(-(-n_train // share[1])) // (tc.batch_size * local))
+        seed = tc.seed + share[0]  # (the batches of different workers are different rows anyway)
+
+        def train_ds() -> Any:
+            return make_dataset(x_tr, len_tr, y_tr, batch_size=tc.batch_size, seed=seed, bucketing=bucketing,
+                                padding=cfg.tokenizer.padding, sample_weight=weights, tokenizer=tokenizer,
+                                batches=steps * local)
 
     callbacks: list[Any] = [StopOnNonFiniteLoss()]
     if tc.early_stopping_patience is not None:
@@ -780,12 +847,11 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
 
-    steps = -(-len(y_tr) // batch_size)
     if steps < FEW_STEPS and batch_size > auto.BATCH_RANGE[0]:
         # 1,350 IMDB reviews: 0.62 test accuracy in batches of 256, 0.83 in batches of 32.
         log.warning("only %d step(s) per epoch: %d training reviews in batches of %d. A small dataset "
                     "learns better in smaller batches, e.g. --set training.batch_size=auto",
-                    steps, len(y_tr), batch_size)
+                    steps, n_train, batch_size)
     start = time.perf_counter()  # training time includes the wide branch and the word vectors
     oov_id = tokenizer.word_index_.get(tokenizer.oov_token) if tokenizer.oov_token is not None else None
     unlabeled_info = None

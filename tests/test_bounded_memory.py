@@ -99,9 +99,9 @@ def test_released_texts_leave_a_sample_and_the_same_ids() -> None:
     cfg = load_config(None, [])
     tr, va = np.arange(300), np.arange(300, 400)
     kept = list(texts)
-    _, tok_a, tr_a, va_a, _ = training.tokenize_splits(cfg, kept, tr, va)
+    _, tok_a, tr_a, va_a, _, _ = training.tokenize_splits(cfg, kept, tr, va)
     released = list(texts)
-    _, tok_b, tr_b, va_b, _ = training.tokenize_splits(cfg, released, tr, va, release_texts=True)
+    _, tok_b, tr_b, va_b, _, _ = training.tokenize_splits(cfg, released, tr, va, release_texts=True)
     assert len(kept) == 400 and released == texts[:training.KEPT_TEXTS]
     assert tok_a.word_index_ == tok_b.word_index_
     assert tr_a.tolist() == tr_b.tolist() and va_a.tolist() == va_b.tolist()

@@ -146,6 +146,10 @@ def test_multi_worker_chief_writes_the_model_and_the_worker_nothing(tmp_path: Pa
     assert "distribution=multi_worker: worker 1 of 2 (chief), 2 replica(s)" in err0
     assert "worker 2 of 2, 2 replica(s)" in err1
     assert "9/9 - " in err0 and "9/9 - " in err1  # the epoch line: 540 rows / (32 x 2 replicas)
+    # Each worker holds its half of the training rows (tests/test_distribute's share test checks
+    # that the vocabulary is still counted on all of them).
+    assert "this worker holds 270 of the 540 training rows (worker 1 of 2's share)" in err0
+    assert "this worker holds 270 of the 540 training rows (worker 2 of 2's share)" in err1
 
     # The chief's directory is complete, verified and holds exactly what its manifest lists.
     from sentiment_cli import artifacts
@@ -318,3 +322,28 @@ def test_cudnn_blockers_name_each_setting_that_rules_it_out() -> None:
     assert cudnn_blockers(ModelConfig(mask=False), "pre") == []
     assert any("recurrent_dropout" in r for r in cudnn_blockers(ModelConfig(recurrent_dropout=0.2), "post"))
     assert any("simple_rnn" in r for r in cudnn_blockers(ModelConfig(cell="simple_rnn", mask=True), "pre"))
+
+
+def test_worker_shares_hold_their_rows_and_count_every_row(reviews_train: Path) -> None:
+    """tokenize_splits with a multi_worker share: the same vocabulary and auto-setting lengths as
+    one process, the share's training rows only (every second row each), all validation rows."""
+    from sentiment_cli.config import load_config
+    from sentiment_cli.data import load_labeled
+    from sentiment_cli.training import split_validation, tokenize_splits, training_share
+
+    cfg = load_config(None)
+    data = load_labeled(reviews_train, "text", "label")
+    tr, va = split_validation(data, 0.1, 0)
+    whole = tokenize_splits(cfg, list(data.texts), tr, va)
+    held = []
+    for index in (0, 1):
+        part = tokenize_splits(cfg, list(data.texts), tr, va, share=(index, 2))
+        assert part.tokenizer.word_index_ == whole.tokenizer.word_index_
+        assert part.tokenizer.word_docs_ == whole.tokenizer.word_docs_
+        assert np.array_equal(part.train_lengths, whole.train_lengths) and part.config == whole.config
+        assert len(part.train) == len(training_share(tr, (index, 2))) < len(tr)
+        expected = whole.train.take(np.arange(index, len(tr), 2))
+        assert np.array_equal(part.train.ids, expected.ids) and np.array_equal(part.train.offsets, expected.offsets)
+        assert np.array_equal(part.validation.ids, whole.validation.ids)
+        held.append(len(part.train))
+    assert sum(held) == len(tr)

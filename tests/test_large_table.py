@@ -108,7 +108,7 @@ def test_training_from_the_stream_same_vocabulary_and_ids(stream_everything, tmp
     for stream in (False, True):
         data = load_labeled(path, "text", "label", stream=stream)
         tr, va = split_validation(data, 0.1, 0)
-        _, tok, ids_tr, ids_va, _ = tokenize_splits(cfg, data.texts, tr, va, release_texts=True)
+        _, tok, ids_tr, ids_va, _, _ = tokenize_splits(cfg, data.texts, tr, va, release_texts=True)
         results.append((tok.word_index_, tok.word_counts_, tok.word_docs_, ids_tr.ids.tolist(),
                         ids_tr.offsets.tolist(), ids_va.ids.tolist(), ids_va.offsets.tolist()))
     assert results[0] == results[1]
