@@ -544,21 +544,33 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
     y_tr, y_va = np.asarray(y_tr).astype(int), np.asarray(y_va).astype(int)
     n_classes = int(max(y_tr.max(initial=0), y_va.max(initial=0))) + 1 if n_classes is None else n_classes
 
-    def fit_one(c: float, a: Any, y: np.ndarray, weight: np.ndarray | None,
-                inplace: bool = False) -> tuple[np.ndarray, float]:
-        """(weights per column, intercept) of the 0/1 model on raw TF-IDF rows `a`; the NB scaling is
-        computed from `a` and `y` alone, so cross-validation folds never see their test rows' labels.
-        `weight`: per-row weights, else liblinear's own class_weight (balanced or none). `inplace`
-        scales `a` itself (the same products; it is not used again): one matrix fewer in memory."""
-        scale = nb_ratios(a, y) if m.wide == "nb_tfidf" else np.ones(a.shape[1])
+    def fit_scaled(c: float, a: Any, y: np.ndarray, weight: np.ndarray | None, nb: bool,
+                   inplace: bool) -> tuple[np.ndarray, float]:
+        """(weights per column, intercept) of one 0/1 model on raw TF-IDF rows `a`, each column
+        scaled by its NB ratio when `nb`; the ratios are computed from `a` and `y` alone, so
+        cross-validation folds never see their test rows' labels. `weight`: per-row weights, else
+        liblinear's own class_weight (balanced or none). `inplace` scales `a` itself (the same
+        products; it is not used again): one matrix fewer in memory."""
+        scale = nb_ratios(a, y) if nb else np.ones(a.shape[1])
         scale[0] = 0.0  # column 0 is padding
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed,
                                  class_weight=balanced if weight is None else None)
-        if inplace:
+        if inplace and nb:
             for lo in range(0, len(a.data), 1 << 22):  # blocks: no int64 temporary per entry
                 a.data[lo:lo + (1 << 22)] *= scale[a.indices[lo:lo + (1 << 22)]]
-        clf.fit(a if inplace else a @ diags(scale), y, sample_weight=weight)
+        clf.fit(a if inplace or not nb else a @ diags(scale), y, sample_weight=weight)
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
+
+    def fit_one(c: float, a: Any, y: np.ndarray, weight: np.ndarray | None,
+                inplace: bool = False) -> tuple[np.ndarray, float]:
+        """The 0/1 model of model.wide. nb_tfidf+tfidf averages the logits of the NB-scaled and the
+        plain model: one linear model over the same columns, whose weights are the average of
+        theirs (the plain one is fitted first, so `a` can then be scaled in place)."""
+        if m.wide != "nb_tfidf+tfidf":
+            return fit_scaled(c, a, y, weight, m.wide == "nb_tfidf", inplace)
+        plain = fit_scaled(c, a, y, weight, False, False)
+        nb = fit_scaled(c, a, y, weight, True, inplace)
+        return 0.5 * (plain[0] + nb[0]), 0.5 * (plain[1] + nb[1])
 
     def fit(c: float, a: Any, y: np.ndarray, inplace: bool = False) -> tuple[np.ndarray, Any]:
         """Two classes: one model; K: one per class against the rest, its rows weighted as the K-class

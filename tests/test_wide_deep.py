@@ -70,6 +70,32 @@ def test_combiner_keeps_both_when_both_inform() -> None:
     assert losses["both"] < min(losses["wide"], losses["recurrent"])
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_nb_tfidf_plus_tfidf_is_the_average_of_both_models(n_classes: int) -> None:
+    """The default wide branch: one linear model whose logits are the mean of the NB-scaled and the
+    plain model's, also where the NB one scales the training matrix in place (no refit)."""
+    from sentiment_cli import training
+    from sentiment_cli.token_ids import TokenIds
+    from sentiment_cli.tokenizer import Tokenizer
+
+    frame = head_rows(TRAIN, 600)
+    tok = Tokenizer(num_words=2000, oov_token="<OOV>", strip_html=True).fit(frame["text"])
+    ids = TokenIds.from_lists(tok.transform(frame["text"]))
+    y = (frame["label"] == "positive").to_numpy().astype(int)
+    if n_classes == 3:
+        y = np.where(np.arange(len(y)) % 4 == 0, 2, y)
+    tr, va = np.arange(480), np.arange(480, 600)
+    fits = {mode: training.fit_wide(load_config(None, [f"model.wide={mode}", "model.wide_c=4", "model.wide_refit=false"]),
+                                    ids.take(tr), y[tr], ids.take(va), y[va], vocab_size=2000, oov_id=1,
+                                    n_classes=n_classes)
+            for mode in ("nb_tfidf", "tfidf", "nb_tfidf+tfidf")}
+    mix, nb, plain = fits["nb_tfidf+tfidf"], fits["nb_tfidf"], fits["tfidf"]
+    assert np.allclose(mix.coef, 0.5 * (nb.coef + plain.coef), atol=1e-12)
+    assert np.allclose(mix.intercept, 0.5 * (np.asarray(nb.intercept) + np.asarray(plain.intercept)))
+    assert np.allclose(mix.val_logits, 0.5 * (nb.val_logits + plain.val_logits), atol=1e-9)
+    assert not np.allclose(nb.coef, plain.coef)  # two different models were averaged
+
+
 @pytest.mark.parametrize("rows, batch, epochs", [(100, 32, 30), (1440, 32, 30), (5000, 128, 30),
                                                  (22312, 256, 18), (1_000_000, 256, 4)])
 def test_auto_batch_and_epochs_follow_the_rows(rows: int, batch: int, epochs: int) -> None:
@@ -105,7 +131,7 @@ def test_auto_vocabulary_keeps_words_in_two_texts() -> None:
 
 def test_the_defaults_are_auto_and_lecture_pins_its_recipe() -> None:
     cfg = load_config(None)
-    assert cfg.tokenizer.maxlen == "auto" and cfg.training.epochs == "auto" and cfg.model.wide == "nb_tfidf"
+    assert cfg.tokenizer.maxlen == "auto" and cfg.training.epochs == "auto" and cfg.model.wide == "nb_tfidf+tfidf"
     from sentiment_cli.cli import resolve_config_path
 
     lecture = load_config(resolve_config_path("lecture"))
