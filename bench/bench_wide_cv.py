@@ -1,14 +1,15 @@
 """Which linear model the wide branch should be, chosen on training rows only (5-fold CV).
 
-    python bench/bench_wide_cv.py                    # ~15 minutes on 2 cores (IMDB is most of it)
+    python bench/bench_wide_cv.py                    # ~12 minutes on 2 cores (IMDB is most of it)
     python bench/bench_wide_cv.py --only blitzer_kitchen semeval_binary
 
 For each dev dataset of bench_datasets.py, its *training* rows (the test rows are never read) are
 split into 5 stratified folds; on each fold the wide branch is fitted exactly as `train` fits it
-(training.fit_wide: the default tokenizer settings resolved on the fold's training rows, its C chosen
-by its own inner cross-validation where it has at most 20,000 rows) once per `model.wide` mode, and
-scored on the held-out fold: accuracy of the most probable class and log loss, averaged over the
-folds. This is how the default `model.wide: nb_tfidf+tfidf` was chosen (figures in the README).
+(training.fit_wide on the rows `train` gives it: the default's auto settings, class weights
+included, resolved on the fold's training rows, each text cut to model.wide_maxlen, C chosen by its
+own inner cross-validation where there are at most 20,000 rows) once per `model.wide` mode, and
+scored on the held-out fold: accuracy of the most probable class and log loss over all held-out
+rows. This is how the default `model.wide: nb_tfidf+tfidf` was chosen (figures in the README).
 Results in bench/out/bench_wide_cv.json.
 """
 
@@ -40,7 +41,7 @@ def fold_scores(name: str, datasets_dir: Path, tmp: Path) -> dict[str, dict[str,
     from scipy.special import log_softmax
     from sklearn.model_selection import StratifiedKFold
 
-    from sentiment_cli import training
+    from sentiment_cli import auto, training
 
     ds = bd.load_dataset(name, datasets_dir, tmp)
     texts, y = list(ds.train.texts), np.asarray(ds.train.y)
@@ -52,9 +53,13 @@ def fold_scores(name: str, datasets_dir: Path, tmp: Path) -> dict[str, dict[str,
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(y)), y):
         tok = training.tokenize_splits(base, texts, tr, te)
         oov = tok.tokenizer.word_index_.get(tok.tokenizer.oov_token)
+        fold = auto.resolve_class_weight(tok.config, k, len(tr))  # as training.train resolves them
+        fold = auto.resolve_wide_maxlen(auto.resolve_maxlen(fold, tok.tokenizer, tok.train_lengths), tok.train_lengths)
+        width, last = fold.model.wide_maxlen, fold.tokenizer.truncating == "pre"
+        rows_tr, rows_te = tok.train.window(width, last), tok.validation.window(width, last)
         for mode in MODES:
-            cfg = dataclasses.replace(tok.config, model=dataclasses.replace(tok.config.model, wide=mode))
-            wide = training.fit_wide(cfg, tok.train, y[tr], tok.validation, y[te],
+            cfg = dataclasses.replace(fold, model=dataclasses.replace(fold.model, wide=mode))
+            wide = training.fit_wide(cfg, rows_tr, y[tr], rows_te, y[te],
                                      vocab_size=tok.tokenizer.vocabulary_size, oov_id=oov, n_classes=k)
             z = wide.val_logits + wide.intercept
             if k == 2:  # log p(y) = -log(1 + exp(-z)) for the positive class, of -z for the negative

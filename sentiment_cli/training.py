@@ -523,8 +523,8 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
     for model.wide=nb_tfidf, then L2 logistic regression (liblinear), its C from choose_wide_c
     unless model.wide_c is a number. The scaling folds into the weights. nb_tfidf+tfidf (the
     default) averages that model and the unscaled one, one C for both: 5-fold CV on the dev sets'
-    training rows put the average at or above nb_tfidf's accuracy on all ten and above plain
-    TF-IDF's on nine (bench/bench_wide_cv.py). With K >= 3 classes, one
+    training rows put the average at or above nb_tfidf's accuracy on nine of ten, with the best
+    mean (bench/bench_wide_cv.py). With K >= 3 classes, one
     such model per class against the rest, each with its own NB ratios (NBSVM's multi-class
     recipe): K logits, their softmax the branch's probabilities."""
     from scipy.sparse import diags
