@@ -1,6 +1,6 @@
 """Which linear model the wide branch should be, chosen on training rows only (5-fold CV).
 
-    python bench/bench_wide_cv.py                    # ~12 minutes on 2 cores (IMDB is most of it)
+    python bench/bench_wide_cv.py                    # ~12-16 minutes on 2 cores (IMDB is most of it)
     python bench/bench_wide_cv.py --only blitzer_kitchen semeval_binary
 
 For each dev dataset of bench_datasets.py, its *training* rows (the test rows are never read) are

@@ -558,10 +558,15 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
         scale[0] = 0.0  # column 0 is padding
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed,
                                  class_weight=balanced if weight is None else None)
-        if inplace and nb:
+        if not nb:  # scaling by ones would change nothing: column 0 (padding) is never set
+            x = a
+        elif inplace:
             for lo in range(0, len(a.data), 1 << 22):  # blocks: no int64 temporary per entry
                 a.data[lo:lo + (1 << 22)] *= scale[a.indices[lo:lo + (1 << 22)]]
-        clf.fit(a if inplace or not nb else a @ diags(scale), y, sample_weight=weight)
+            x = a
+        else:
+            x = a @ diags(scale)
+        clf.fit(x, y, sample_weight=weight)
         return clf.coef_.reshape(-1).astype(np.float64) * scale, float(clf.intercept_[0])
 
     def fit_one(c: float, a: Any, y: np.ndarray, weight: np.ndarray | None,
