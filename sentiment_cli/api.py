@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from sentiment_cli import artifacts
+from sentiment_cli import artifacts, interrupts
 from sentiment_cli.data import LabeledData, load_labeled
 from sentiment_cli.errors import ArtifactError
 from sentiment_cli.metrics import evaluation_report
@@ -69,12 +69,14 @@ def train(cfg: Config, data_path: str | Path, out: str | Path, *, test_data: str
         from sentiment_cli import training
 
         try:
-            with _write_errors(out, backup):
+            # A Ctrl-C that TensorFlow swallows is raised again by the epoch loop or just below.
+            with _write_errors(out, backup), interrupts.recorded():
                 # Once tokenized, the texts are dropped (but a sample for the ONNX check): on a
                 # large file they are the largest thing in memory. The baseline needs them all.
                 result = training.train(cfg, data, backup_dir=backup, verbose=verbose,
                                         tensorboard_dir=Path(tensorboard) if tensorboard else None,
                                         unlabeled=unlabeled, release_texts=not baseline)
+                interrupts.check()
         except KeyboardInterrupt:
             _log_resume_hint(out, backup)
             raise

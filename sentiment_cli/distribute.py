@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from sentiment_cli import interrupts
 from sentiment_cli.config import Config
 from sentiment_cli.errors import ConfigError
 
@@ -388,7 +389,8 @@ def _loop(placement: Placement, model: Any, dist_train: Any, dist_val: Any, cbs:
         for batch in dist_val:
             val_totals += val_step(batch)
         logs = {**_epoch_logs(totals), **_epoch_logs(val_totals, "val_")}
-        cbs.on_epoch_end(epoch, logs)
+        cbs.on_epoch_end(epoch, logs)  # writes the --resume backup
+        interrupts.check()  # a Ctrl-C swallowed inside TensorFlow stops here, after the backup
         if model.stop_training:
             break
     model.optimizer.finalize_variable_values(model.trainable_weights)

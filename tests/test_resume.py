@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -178,6 +179,24 @@ def test_ctrl_c_keeps_the_backup_and_says_how_to_resume(tmp_path: Path, reviews_
     assert "--resume" in stderr and "interrupted" in stderr and "Traceback" not in stderr
     assert stdout == "" and not out.exists()
     assert completed_epochs(backup) >= 1 and (backup / "run.json").is_file()
+
+
+def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():
+    """What TensorFlow's finalizers do to a KeyboardInterrupt (print "Exception ignored", drop it)
+    must not let train write a model: the epoch loop's and api.train's check raise it again."""
+    from sentiment_cli import interrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts.recorded():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs between bytecodes: here
+        except KeyboardInterrupt:
+            pass  # swallowed, as inside a __del__
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    interrupts.check()  # outside, and once handled: nothing pending
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_resume_with_nothing_to_resume(tmp_path: Path, reviews_train: Path):
