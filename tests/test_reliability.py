@@ -417,6 +417,7 @@ def test_item2_loads_see_one_generation_while_the_directory_is_swapped(model_cop
                 for f in source.iterdir():
                     shutil.copy(f, tmp / f.name) if f.is_file() else shutil.copytree(f, tmp / f.name)
             swaps.append(source)
+            stop.wait(0.01)  # a swap per train, not a tight loop that starves loads on a busy machine
 
     thread = threading.Thread(target=swapper, daemon=True)
     thread.start()
