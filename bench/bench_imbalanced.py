@@ -1,0 +1,207 @@
+"""Imbalanced training data: the default model against the TF-IDF baseline when one class is rare.
+
+Users' data is rarely balanced: most product reviews are positive, most support messages are not
+complaints. This benchmark takes each binary dev dataset of bench/bench_datasets.py (the same
+files, views and 80/20 splits) and draws from its training split a sample in which the negative
+class is the minority (its share --minority, default 0.1 and 0.05: the shape of star-rated product
+reviews), at most --rows training rows (fewer when the majority class has too few). The test split
+is kept whole, and every metric but ROC AUC is computed with test rows weighted so that the
+classes have the training sample's shares (the test the user would see), which keeps all the
+test's rows in play instead of subsampling its minority to a handful.
+
+Metrics per contender (all on the weighted test split):
+- roc_auc: ranking quality, independent of the class shares and of any threshold;
+- pr_auc: average precision of the minority class (how well the rare class is found);
+- macro_f1, balanced_accuracy: at the contender's own decision rule (the default: its trained
+  threshold, training.threshold; the baseline: the same rule on its validation split);
+- log_loss: calibration at the training shares.
+
+Contenders: tfidf+logreg (sentiment_cli/baseline.py, fit_baseline's model: the same vectorizer,
+solver and validation split), default (the schema defaults through training.train, scored with
+training.predict_texts), and each --set variant of it (NAME:KEY=VALUE[,KEY=VALUE]).
+Each training sample is drawn once per dataset and minority share (seed --seed) and used by every
+contender. Targets: on every row the default's ROC AUC >= the baseline's - 0.01 and its mean ROC AUC
+and mean PR AUC over the rows >= the baseline's. Exit 1 on a FAIL in a full run.
+
+    python bench/bench_imbalanced.py                        # 7 datasets x 2 shares, ~30 min on 2 cores
+    python bench/bench_imbalanced.py --only blitzer_books --minority 0.05 --variants balanced:training.class_weight=balanced
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_datasets import DATASETS, DEFAULT_DATASETS_DIR, load_dataset  # noqa: E402
+
+from sentiment_cli.config import Config, load_config  # noqa: E402
+from sentiment_cli.data import LabeledData  # noqa: E402
+
+log = logging.getLogger("sentiment")
+BINARY = [name for name, (_, view) in DATASETS.items() if view == "binary"]
+AUC_TOLERANCE = 0.01
+
+
+def imbalanced_sample(data: LabeledData, minority: float, rows: int, seed: int) -> LabeledData:
+    """Rows of `data` (original order) with class 0 at share `minority`: as many as `rows` allows
+    and the majority class (1) holds, the minority drawn to match."""
+    rng = np.random.default_rng(seed)
+    neg, pos = np.flatnonzero(data.y == 0), np.flatnonzero(data.y == 1)
+    n_pos = min(len(pos), int(round(rows * (1 - minority))))
+    n_neg = min(len(neg), max(2, int(round(n_pos * minority / (1 - minority)))))
+    idx = np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)]))
+    return LabeledData(texts=[data.texts[i] for i in idx], y=data.y[idx], encoding=data.encoding,
+                       source=f"{data.source}[{n_neg} negative / {n_pos} positive]")
+
+
+def test_weights(y: np.ndarray, minority: float) -> np.ndarray:
+    """Per-row weights giving class 0 the share `minority` of the test split's total weight."""
+    share = np.where(y == 0, minority, 1 - minority)
+    counts = np.bincount(y, minlength=2).astype(float)
+    return share / counts[y] * len(y)
+
+
+def scores(y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndarray) -> dict[str, float]:
+    from sklearn import metrics as skm
+
+    pred = (p >= threshold).astype(int)
+    return {"roc_auc": float(skm.roc_auc_score(y, p)),
+            "pr_auc": float(skm.average_precision_score(1 - y, 1 - p, sample_weight=w)),
+            "macro_f1": float(skm.f1_score(y, pred, average="macro", sample_weight=w, zero_division=0)),
+            "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred, sample_weight=w)),
+            "log_loss": float(skm.log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), sample_weight=w, labels=[0, 1])),
+            "threshold": float(threshold)}
+
+
+def run_baseline(cfg: Config, train: LabeledData, test: LabeledData) -> tuple[np.ndarray, float, dict]:
+    """fit_baseline's model, refitted here because its report holds metrics, not test scores."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from sentiment_cli.baseline import SETTINGS, words
+    from sentiment_cli.metrics import choose_threshold
+    from sentiment_cli.training import split_validation
+
+    tr, va = split_validation(train, cfg.training.validation_split, cfg.training.seed)
+    settings = dict(SETTINGS)
+    c = settings.pop("C")
+    vec = TfidfVectorizer(tokenizer=words, lowercase=False, token_pattern=None, dtype=np.float32, **settings)
+    clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed)
+    clf.fit(vec.fit_transform([train.texts[i] for i in tr]), train.y[tr])
+    p_va = clf.predict_proba(vec.transform([train.texts[i] for i in va]))[:, 1]
+    threshold = choose_threshold(train.y[va], p_va, cfg.training.threshold)
+    return clf.predict_proba(vec.transform(test.texts))[:, 1], threshold, {}
+
+
+def run_model(cfg: Config, train: LabeledData, test: LabeledData) -> tuple[np.ndarray, float, dict]:
+    from sentiment_cli import training
+
+    result = training.train(cfg, train, verbose=0)
+    p = np.asarray(training.predict_texts(result, test.texts), dtype=np.float64).reshape(-1)
+    from sklearn.metrics import roc_auc_score
+
+    extra = {"choice": result.parts.get("combination"),
+             "parts_roc_auc": {k: float(roc_auc_score(test.y, np.ravel(v)))
+                               for k, v in training.predict_parts(result, test.texts).items()}}
+    return p, float(result.threshold), extra
+
+
+def parse_variant(text: str, parser: argparse.ArgumentParser) -> tuple[str, list[str]]:
+    name, sep, sets = text.partition(":")
+    if not sep or not name or not sets:
+        parser.error(f"--variants {text!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+    return name, sets.split(",")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=BINARY, metavar="NAME", help=f"Datasets ({', '.join(BINARY)}).")
+    parser.add_argument("--minority", nargs="+", type=float, default=[0.1, 0.05], help="Minority shares.")
+    parser.add_argument("--rows", type=int, default=2000, help="Training rows at most (default 2000).")
+    parser.add_argument("--seed", type=int, default=0, help="Sampling seed.")
+    parser.add_argument("--variants", nargs="*", default=[], metavar="NAME:KEY=VALUE,...",
+                        help="Extra contenders: the default with these config overrides.")
+    parser.add_argument("--no-default", action="store_true", help="Skip the default contender (variants only).")
+    parser.add_argument("--datasets-dir", type=Path, default=DEFAULT_DATASETS_DIR)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "imbalanced.json")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from sentiment_cli.cli import setup_logging
+
+    setup_logging()
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    contenders: dict[str, Any] = {"tfidf+logreg": None}
+    if not args.no_default:
+        contenders["default"] = load_config(None, [])
+    for text in args.variants:
+        name, sets = parse_variant(text, parser)
+        contenders[name] = load_config(None, sets)
+    base_cfg = load_config(None, [])
+
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-imbalanced-") as tmp:
+        for name in args.only or BINARY:
+            ds = load_dataset(name, args.datasets_dir, Path(tmp))
+            for share in args.minority:
+                train = imbalanced_sample(ds.train, share, args.rows, args.seed)
+                w = test_weights(ds.test.y, share)
+                for contender, cfg in contenders.items():
+                    t0 = time.perf_counter()
+                    if cfg is None:
+                        p, threshold, extra = run_baseline(base_cfg, train, ds.test)
+                    else:
+                        p, threshold, extra = run_model(cfg, train, ds.test)
+                    row = {"dataset": name, "minority": share, "train_rows": len(train),
+                           "train_minority_rows": int(np.sum(train.y == 0)), "contender": contender,
+                           **scores(ds.test.y, p, threshold, w), **extra,
+                           "seconds": round(time.perf_counter() - t0, 1)}
+                    rows.append(row)
+                    log.info("bench: %s %.2f %s: roc_auc %.4f pr_auc %.4f macro_f1 %.4f (%s)", name, share,
+                             contender, row["roc_auc"], row["pr_auc"], row["macro_f1"], extra.get("choice"))
+    names = list(contenders)
+    keys = ("roc_auc", "pr_auc", "macro_f1", "balanced_accuracy", "log_loss")
+    print(f"{'dataset':<20} {'share':>5} {'rows':>5} {'contender':<14} " + " ".join(f"{k:>9}" for k in keys)
+          + "  choice")
+    for r in rows:
+        print(f"{r['dataset']:<20} {r['minority']:>5.2f} {r['train_rows']:>5} {r['contender']:<14} "
+              + " ".join(f"{r[k]:>9.4f}" for k in keys) + f"  {r.get('choice') or ''}")
+    means = {c: {k: float(np.mean([r[k] for r in rows if r["contender"] == c])) for k in keys} for c in names}
+    for c in names:
+        print(f"{'mean':<20} {'':>5} {'':>5} {c:<14} " + " ".join(f"{means[c][k]:>9.4f}" for k in keys))
+    failures = []
+    if "default" in contenders:
+        base = {(r["dataset"], r["minority"]): r for r in rows if r["contender"] == "tfidf+logreg"}
+        worse = [f"{r['dataset']}@{r['minority']}" for r in rows if r["contender"] == "default"
+                 and r["roc_auc"] < base[(r["dataset"], r["minority"])]["roc_auc"] - AUC_TOLERANCE]
+        checks = [(f"default ROC AUC >= baseline - {AUC_TOLERANCE} on every row", not worse, ", ".join(worse)),
+                  ("default mean ROC AUC >= baseline's", means["default"]["roc_auc"] >= means["tfidf+logreg"]["roc_auc"], ""),
+                  ("default mean PR AUC >= baseline's", means["default"]["pr_auc"] >= means["tfidf+logreg"]["pr_auc"], "")]
+        for text, ok, detail in checks:
+            print(f"{'PASS' if ok else 'FAIL'}  {text}" + (f" (not on {detail})" if detail else ""))
+            if not ok:
+                failures.append(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rows": rows, "means": means, "failures": failures,
+                                    "seconds": round(time.perf_counter() - started, 1)}, indent=1))
+    print(f"({time.perf_counter() - started:.0f}s; JSON in {args.out})")
+    full = not args.only and not args.no_default
+    return 1 if failures and full else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
