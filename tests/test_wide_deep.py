@@ -239,3 +239,33 @@ def test_small_data_learns_with_no_flags(tmp_path: Path) -> None:
     assert predicted.min() >= 0.25 * predicted.sum(), report  # no collapse to one class
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["training"]["batch_size"] == 32 and cfg["tokenizer"]["maxlen"] <= 256
+
+
+def test_choose_combination_needs_one_standard_error_over_the_wide_branch() -> None:
+    """The recurrent branch alone must beat the wide branch by more than one SE, not by any margin."""
+    from sentiment_cli.training import choose_combination
+
+    rng = np.random.default_rng(3)
+    wide = rng.uniform(0.2, 0.6, 100)
+    noise = rng.normal(0, 0.3, 100)
+    slightly = wide - 0.01 + noise - noise.mean()  # a lower mean loss, well within one SE
+    clearly = wide - 0.2 + rng.normal(0, 0.05, 100)
+    assert slightly.mean() < wide.mean()
+    assert choose_combination({"wide": wide, "recurrent": slightly, "both": wide + 0.01}) == "wide"
+    jitter = rng.normal(0, 0.3, 100)
+    assert choose_combination({"wide": wide, "recurrent": clearly,
+                               "both": clearly - 0.001 + jitter - jitter.mean()}) == "recurrent"
+    assert choose_combination({"wide": wide, "recurrent": clearly, "both": clearly - 0.1}) == "both"
+
+
+def test_a_rare_class_does_not_handicap_the_wide_branch() -> None:
+    """With one class at 10%, an informative wide logit offset by a wrong prior is still kept over a
+    weaker recurrent one: every candidate is scored with an intercept."""
+    from sentiment_cli.training import fit_combiner
+
+    rng = np.random.default_rng(4)
+    y = (rng.uniform(size=400) < 0.9).astype(int)
+    wide = (2 * y - 1) * 2.0 + rng.normal(0, 1.0, 400)  # centred at 0: the wrong prior for 90/10
+    rec = 0.5 * wide + 1.1 + rng.normal(0, 0.5, 400)  # the right prior, no more signal than wide's
+    _, _, choice, losses = fit_combiner(wide, rec, y, seed=0)
+    assert choice == "wide", losses
