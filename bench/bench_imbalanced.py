@@ -23,7 +23,7 @@ Each training sample is drawn once per dataset and minority share (seed --seed) 
 contender. Targets: on every row the default's ROC AUC >= the baseline's - 0.01 and its mean ROC AUC
 and mean PR AUC over the rows >= the baseline's. Exit 1 on a FAIL in a full run.
 
-    python bench/bench_imbalanced.py                        # 7 datasets x 2 shares, ~30 min on 2 cores
+    python bench/bench_imbalanced.py                        # 7 datasets x 2 shares, ~5 min on 2 cores
     python bench/bench_imbalanced.py --only blitzer_books --minority 0.05 --variants balanced:training.class_weight=balanced
 """
 
