@@ -67,7 +67,7 @@ def imbalanced_sample(data: LabeledData, minority: float, rows: int, seed: int) 
                        source=f"{data.source}[{n_neg} negative / {n_pos} positive]")
 
 
-def test_weights(y: np.ndarray, minority: float) -> np.ndarray:
+def prior_weights(y: np.ndarray, minority: float) -> np.ndarray:
     """Per-row weights giving class 0 the share `minority` of the test split's total weight."""
     share = np.where(y == 0, minority, 1 - minority)
     counts = np.bincount(y, minlength=2).astype(float)
@@ -87,31 +87,26 @@ def scores(y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndarray) -> dic
 
 
 def run_baseline(cfg: Config, train: LabeledData, test: LabeledData) -> tuple[np.ndarray, float, dict]:
-    """fit_baseline's model, refitted here because its report holds metrics, not test scores."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    from sentiment_cli.baseline import SETTINGS, words
+    """fit_baseline's model (baseline.fit_model on the same validation split, the same threshold
+    rule), whose test scores its report does not hold."""
+    from sentiment_cli.baseline import fit_model
     from sentiment_cli.metrics import choose_threshold
     from sentiment_cli.training import split_validation
 
     tr, va = split_validation(train, cfg.training.validation_split, cfg.training.seed)
-    settings = dict(SETTINGS)
-    c = settings.pop("C")
-    vec = TfidfVectorizer(tokenizer=words, lowercase=False, token_pattern=None, dtype=np.float32, **settings)
-    clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=cfg.training.seed)
-    clf.fit(vec.fit_transform([train.texts[i] for i in tr]), train.y[tr])
+    vec, clf = fit_model([train.texts[i] for i in tr], train.y[tr], True, cfg.training.seed)
     p_va = clf.predict_proba(vec.transform([train.texts[i] for i in va]))[:, 1]
     threshold = choose_threshold(train.y[va], p_va, cfg.training.threshold)
     return clf.predict_proba(vec.transform(test.texts))[:, 1], threshold, {}
 
 
 def run_model(cfg: Config, train: LabeledData, test: LabeledData) -> tuple[np.ndarray, float, dict]:
+    from sklearn.metrics import roc_auc_score
+
     from sentiment_cli import training
 
     result = training.train(cfg, train, verbose=0)
     p = np.asarray(training.predict_texts(result, test.texts), dtype=np.float64).reshape(-1)
-    from sklearn.metrics import roc_auc_score
 
     extra = {"choice": result.parts.get("combination"),
              "parts_roc_auc": {k: float(roc_auc_score(test.y, np.ravel(v)))
@@ -159,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             ds = load_dataset(name, args.datasets_dir, Path(tmp))
             for share in args.minority:
                 train = imbalanced_sample(ds.train, share, args.rows, args.seed)
-                w = test_weights(ds.test.y, share)
+                w = prior_weights(ds.test.y, share)
                 for contender, cfg in contenders.items():
                     t0 = time.perf_counter()
                     if cfg is None:

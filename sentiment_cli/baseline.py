@@ -40,31 +40,38 @@ def words(text: str) -> list[str]:
     return _SPLITTER.words(text)
 
 
+def fit_model(texts: list[str], y: np.ndarray, binary: bool, seed: int) -> tuple[Any, Any]:
+    """(fitted TfidfVectorizer, fitted LogisticRegression) of SETTINGS on `texts`. Two classes:
+    liblinear, as always; K >= 3: multinomial (softmax) logistic regression, lbfgs."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    settings = dict(SETTINGS)
+    c = settings.pop("C")
+    vectorizer = TfidfVectorizer(tokenizer=words, lowercase=False, token_pattern=None, dtype=np.float32, **settings)
+    classifier = (LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=seed) if binary
+                  else LogisticRegression(C=c, solver="lbfgs", max_iter=2000, random_state=seed))
+    classifier.fit(vectorizer.fit_transform(texts), y)
+    return vectorizer, classifier
+
+
 def fit_baseline(cfg: Config, data: LabeledData, test: LabeledData | None = None) -> dict[str, Any]:
     """Fit on the training part of `cfg`'s validation split; report validation (and test) metrics.
 
     Returns the same report shape as a model's metrics.json: `validation`, `test` (when given),
     `threshold`, `train_seconds` (vectorizer + solver fit, not data loading), `params`.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    import sklearn.feature_extraction.text  # noqa: F401  (imported before the clock: train_seconds is fitting only)
+    import sklearn.linear_model  # noqa: F401
 
     from sentiment_cli.training import split_validation
 
     tc = cfg.training
     tr_idx, va_idx = split_validation(data, tc.validation_split, tc.seed)
-    settings = dict(SETTINGS)
-    C = settings.pop("C")
-    vectorizer = TfidfVectorizer(tokenizer=words, lowercase=False, token_pattern=None,
-                                 dtype=np.float32, **settings)
     binary = data.encoding.binary
-    # Two classes: liblinear, as always; K >= 3: multinomial (softmax) logistic regression, lbfgs.
-    classifier = (LogisticRegression(C=C, solver="liblinear", max_iter=1000, random_state=tc.seed) if binary
-                  else LogisticRegression(C=C, solver="lbfgs", max_iter=2000, random_state=tc.seed))
     texts = data.texts if isinstance(data.texts, list) else list(data.texts)  # a large file's TextStream
     start = time.perf_counter()
-    x_tr = vectorizer.fit_transform([texts[i] for i in tr_idx])
-    classifier.fit(x_tr, data.y[tr_idx])
+    vectorizer, classifier = fit_model([texts[i] for i in tr_idx], data.y[tr_idx], binary, tc.seed)
     seconds = time.perf_counter() - start
 
     y_va = data.y[va_idx]
