@@ -75,7 +75,7 @@ def fit_baseline(cfg: Config, data: LabeledData, test: LabeledData | None = None
     seconds = time.perf_counter() - start
 
     y_va = data.y[va_idx]
-    p_va = _proba(classifier, vectorizer.transform([texts[i] for i in va_idx]), data.encoding.n_classes)
+    p_va = probabilities(classifier, vectorizer.transform([texts[i] for i in va_idx]), data.encoding.n_classes)
     # the same rule the neural model uses; K >= 3: the most probable class
     threshold = choose_threshold(y_va, p_va, tc.threshold) if binary else 0.5
     n_features = len(vectorizer.vocabulary_)
@@ -91,14 +91,15 @@ def fit_baseline(cfg: Config, data: LabeledData, test: LabeledData | None = None
                      "strip_html": True},
     }
     if test is not None:
-        p_te = _proba(classifier, vectorizer.transform(test.texts), data.encoding.n_classes)
+        p_te = probabilities(classifier, vectorizer.transform(test.texts), data.encoding.n_classes)
         report["test"] = evaluation_report(test.y, p_te, data.encoding, threshold)
     log.info("%s: %d features, fitted in %.1fs", NAME, n_features, seconds)
     return report
 
 
-def _proba(classifier: Any, x: Any, n_classes: int) -> np.ndarray:
-    """The positive class's probability (two classes), or (n, K) in class-index order."""
+def probabilities(classifier: Any, x: Any, n_classes: int) -> np.ndarray:
+    """`classifier`'s positive-class probability for rows `x` (two classes), or (n, K) in
+    class-index order (a class the classifier never saw gets 0)."""
     p = classifier.predict_proba(x)
     if n_classes == 2:
         return p[:, 1]
