@@ -19,7 +19,7 @@ It also prints the stored entries per row of each block: the cost in liblinear's
 wide branch's per-row work at predict time. About 3 minutes on 2 cores without IMDB (--only imdb:
 6,000 of its training rows). Output and what it says: README, "How the settings were chosen".
 
-    python bench/bench_subword_cv.py [--only NAME ...]
+    python bench/bench_subword_cv.py [--only NAME ...] [--c 2]
 """
 
 from __future__ import annotations
@@ -60,33 +60,33 @@ def subword_analyzer(vocabulary: set[str]) -> Callable[[str], list[str]]:
     return grams
 
 
-def fit_mix(a: Any, y: np.ndarray, weight: np.ndarray | None) -> tuple[np.ndarray, float]:
+def fit_mix(a: Any, y: np.ndarray, weight: np.ndarray | None, c: float) -> tuple[np.ndarray, float]:
     """nb_tfidf+tfidf on 0/1 labels: (weights per column, intercept), the two models' average."""
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 
     parts = []
     for scale in (np.ones(a.shape[1]), nb_ratio(a, y)):
-        clf = LogisticRegression(C=C, solver="liblinear", max_iter=1000).fit(a @ diags(scale), y, sample_weight=weight)
+        clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000).fit(a @ diags(scale), y, sample_weight=weight)
         parts.append((clf.coef_.ravel() * scale, float(clf.intercept_[0])))
     return 0.5 * (parts[0][0] + parts[1][0]), 0.5 * (parts[0][1] + parts[1][1])
 
 
-def fit_predict(a: Any, y: np.ndarray, b: Any, k: int) -> np.ndarray:
+def fit_predict(a: Any, y: np.ndarray, b: Any, k: int, c: float) -> np.ndarray:
     """Class probabilities (n, K) of `b`'s rows from the model fitted on (a, y)."""
     if k == 2:
-        coef, bias = fit_mix(a, y, None)
+        coef, bias = fit_mix(a, y, None, c)
         p = 1 / (1 + np.exp(-(b @ coef + bias)))
         return np.stack([1 - p, p], axis=1)
     weight = class_weights(y, "sqrt_balanced", k)
     logits = []
     for j in range(k):
-        coef, bias = fit_mix(a, (y == j).astype(int), weight)
+        coef, bias = fit_mix(a, (y == j).astype(int), weight, c)
         logits.append(b @ coef + bias)
     return softmax(np.stack(logits, axis=1))
 
 
-def cross_validate(texts: list[str], y: np.ndarray, k: int) -> dict[str, dict[str, float]]:
+def cross_validate(texts: list[str], y: np.ndarray, k: int, c: float = C) -> dict[str, dict[str, float]]:
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.model_selection import StratifiedKFold
@@ -107,7 +107,7 @@ def cross_validate(texts: list[str], y: np.ndarray, k: int) -> dict[str, dict[st
         nnz["subwords"].append(s_tr.nnz / s_tr.shape[0])
         for name, (a, b) in {"words": (w_tr, w_te),
                              "words + subwords": (hstack([w_tr, s_tr]).tocsr(), hstack([w_te, s_te]).tocsr())}.items():
-            p = fit_predict(a, y[tr], b, k)
+            p = fit_predict(a, y[tr], b, k, c)
             hits[name].extend(p.argmax(axis=1) == y[te])
             nll[name].extend(-np.log(np.clip(p[np.arange(len(te)), y[te]], 1e-7, 1.0)))
     out = {name: {"accuracy": float(np.mean(hits[name])), "log_loss": float(np.mean(nll[name]))} for name in hits}
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in bd.DATASETS if n != "imdb"]
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="+", choices=list(bd.DATASETS), default=names, metavar="NAME")
+    ap.add_argument("--c", type=float, default=C, help=f"Logistic regression's C (default {C:g}).")
     ap.add_argument("--datasets-dir", type=Path, default=bd.DEFAULT_DATASETS_DIR)
     args = ap.parse_args(argv)
 
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             ds = bd.load_dataset(name, args.datasets_dir, Path(tmp))
             train = bd.subset(ds.train, ROWS)
             r = results[name] = cross_validate(list(train.texts), np.asarray(train.y).astype(int),
-                                               train.encoding.n_classes)
+                                               train.encoding.n_classes, args.c)
             w, s, e = r["words"], r["words + subwords"], r["nnz per row"]
             print(f"{name:<38}{w['accuracy']:>8.4f}{w['log_loss']:>9.4f}{s['accuracy']:>11.4f}{s['log_loss']:>9.4f}"
                   f"{e['words']:>11.0f}{e['subwords']:>11.0f}", flush=True)
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'mean (' + str(len(results)) + ')':<38}{mean['words']['accuracy']:>8.4f}{mean['words']['log_loss']:>9.4f}"
           f"{mean['words + subwords']['accuracy']:>11.4f}{mean['words + subwords']['log_loss']:>9.4f}")
     better = sum(r["words + subwords"]["accuracy"] > r["words"]["accuracy"] for r in results.values())
-    print(f"words + subwords more accurate on {better} of {len(results)}; {time.time() - t0:.0f} s")
+    print(f"words + subwords more accurate on {better} of {len(results)}; C={args.c:g}; {time.time() - t0:.0f} s")
     return 0
 
 
