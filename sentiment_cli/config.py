@@ -107,6 +107,9 @@ class ModelConfig:
                      "when that scores better there (ngrams.py, training.fit_combiner); none: the "
                      "recurrent model alone", choices=("none", "tfidf", "nb_tfidf", "nb_tfidf+tfidf"))
     wide_ngrams: int = _opt(2, "longest word n-gram of the wide branch", low=1, high=2)
+    wide_subwords: bool = _opt(False, "add the character 2-5 grams of each vocabulary word (word boundaries "
+                               "marked, as scikit-learn's char_wb) to the wide branch, a second TF-IDF block "
+                               "with its own norm (bench/bench_subword_cv.py)")
     wide_min_df: int = _opt(2, "n-grams in fewer training texts than this are left out", low=1)
     wide_max_features: int = _opt(200_000, "at most this many n-grams, the most frequent", low=1,
                                   high=10_000_000)

@@ -1,4 +1,6 @@
-"""TF-IDF over word 1-2 grams, computed from token-id rows: the input of the model's wide branch.
+"""TF-IDF over word 1-2 grams (and, with model.wide_subwords, over the character n-grams of the
+vocabulary's words: a second block, its own L2 norm), computed from token-id rows: the input of the
+model's wide branch.
 
 A linear model on bag-of-bigrams is what a recurrent model loses to on small or short-text data
 (NBSVM, Wang & Manning 2012; fastText): it reads every word once and needs few examples. The wide
@@ -117,9 +119,12 @@ class NgramFeatures:
     """Id rows -> (n-gram column ids, TF-IDF weights), padded per batch; `fit` on training rows."""
 
     def __init__(self, *, vocab_size: int, oov_id: int | None, ngrams: int = 2, min_df: int = 2,
-                 max_features: int = 200_000, recurrent: dict[str, Any] | None = None) -> None:
+                 max_features: int = 200_000, recurrent: dict[str, Any] | None = None,
+                 subwords: tuple[int, int] | None = None) -> None:
         if ngrams not in (1, 2):
             raise ValueError("ngrams must be 1 or 2")
+        if subwords is not None and not (1 <= subwords[0] <= subwords[1]):
+            raise ValueError("subwords must be (shortest, longest) character n-gram lengths, 1 <= shortest <= longest")
         self.vocab_size = int(vocab_size)
         self.oov_id = oov_id
         self.ngrams = ngrams
@@ -130,11 +135,20 @@ class NgramFeatures:
         self.recurrent = recurrent
         self.keys_ = np.zeros(0, dtype=np.int64)  # sorted n-gram keys; column of keys_[i] is i + 1
         self.idf_ = np.zeros(0, dtype=np.float32)
+        # Character n-grams of the vocabulary's words (2-5 with word boundaries, as scikit-learn's
+        # char_wb), a second block with its own L2 norm after the word n-grams' columns: word id w
+        # holds the block's columns sub_cols_[sub_indptr_[w]:sub_indptr_[w + 1]] (counts sub_counts_).
+        self.subwords = None if subwords is None else (int(subwords[0]), int(subwords[1]))
+        self.sub_indptr_ = np.zeros(self.vocab_size + 1, dtype=np.int64)
+        self.sub_cols_ = np.zeros(0, dtype=np.int32)
+        self.sub_counts_ = np.zeros(0, dtype=np.float32)
+        self.sub_idf_ = np.zeros(0, dtype=np.float32)
 
     @property
     def n_columns(self) -> int:
-        """Columns of the wide branch's weight table: one per n-gram plus column 0 (padding)."""
-        return len(self.keys_) + 1
+        """Columns of the wide branch's weight table: one per n-gram and per subword, plus column 0
+        (padding)."""
+        return len(self.keys_) + len(self.sub_idf_) + 1
 
     # -- n-gram keys ---------------------------------------------------------------------------
     def _occurrences(self, x: Rows) -> tuple[np.ndarray, np.ndarray]:
@@ -154,8 +168,9 @@ class NgramFeatures:
             parts_k.append(v + ids[pair] * v + ids[pair + 1])
         return np.concatenate(parts_r), np.concatenate(parts_k)
 
-    def fit(self, x: Rows) -> "NgramFeatures":
-        """Choose the n-gram vocabulary and idf from training id rows (or id sequences)."""
+    def fit(self, x: Rows, words: Sequence[str | None] | None = None) -> "NgramFeatures":
+        """Choose the n-gram vocabulary and idf from training id rows (or id sequences); with
+        `subwords`, `words[i]` is the word of id i (the tokenizer's vocabulary)."""
         n = len(x)
         space = np.int64(self.vocab_size) * (self.vocab_size + 1)
         counted = _KeyCounts()
@@ -170,7 +185,61 @@ class NgramFeatures:
             keys, df = keys[top], df[top]
         self.keys_ = keys.astype(np.int64)
         self.idf_ = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+        if self.subwords is not None:
+            if words is None:
+                raise ValueError("subwords need the vocabulary's words")
+            self._fit_subwords(x, words)
         return self
+
+    def _fit_subwords(self, x: Rows, words: Sequence[str | None]) -> None:
+        """Each vocabulary word's character n-grams; keep those in >= min_df training rows (at most
+        max_features, the most frequent), their idf counted over rows as the word n-grams' is."""
+        lo, hi = self.subwords  # type: ignore[misc]
+        index: dict[str, int] = {}
+        indptr, cols, counts = [0], [], []
+        for i in range(self.vocab_size):
+            word = words[i] if i < len(words) and i > 0 and i != self.oov_id else None
+            grams: dict[int, int] = {}
+            if word:
+                t = f" {word} "
+                for k in range(lo, hi + 1):
+                    for j in range(len(t) - k + 1):
+                        g = index.setdefault(t[j:j + k], len(index))
+                        grams[g] = grams.get(g, 0) + 1
+            cols += grams.keys()
+            counts += grams.values()
+            indptr.append(len(cols))
+        self.sub_indptr_ = np.asarray(indptr, dtype=np.int64)
+        self.sub_cols_ = np.asarray(cols, dtype=np.int32)
+        self.sub_counts_ = np.asarray(counts, dtype=np.float32)
+        df = np.zeros(len(index), dtype=np.int64)
+        for start in range(0, len(x), _CHUNK):
+            rows, grams, _ = self._subword_occurrences(x[start:start + _CHUNK])
+            df += np.bincount(_distinct(rows * len(index) + grams) % max(len(index), 1), minlength=len(index))
+        keep = np.flatnonzero(df >= self.min_df)
+        if len(keep) > self.max_features:
+            keep = np.sort(keep[np.lexsort((keep, -df[keep]))][: self.max_features])
+        new = np.full(len(index), -1, dtype=np.int64)
+        new[keep] = np.arange(len(keep))
+        mapped = new[self.sub_cols_]
+        kept = mapped >= 0
+        owner = np.repeat(np.arange(self.vocab_size), np.diff(self.sub_indptr_))  # the word of each entry
+        per_word = np.bincount(owner[kept], minlength=self.vocab_size)
+        self.sub_indptr_ = np.concatenate([[0], np.cumsum(per_word)]).astype(np.int64)
+        self.sub_cols_ = mapped[kept].astype(np.int32)
+        self.sub_counts_ = self.sub_counts_[kept]
+        self.sub_idf_ = (np.log((1.0 + len(x)) / (1.0 + df[keep])) + 1.0).astype(np.float32)
+
+    def _subword_occurrences(self, x: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, subword, count in the word) of every subword of every vocabulary token of `x`."""
+        rows, ids, _ = _flat(x)
+        valid = (ids > 0) & (ids < self.vocab_size)
+        rows, ids = rows[valid], ids[valid]
+        starts, lengths = self.sub_indptr_[ids], self.sub_indptr_[ids + 1] - self.sub_indptr_[ids]
+        total = int(lengths.sum())
+        first = np.cumsum(lengths) - lengths  # where each token's subwords start in the output
+        at = np.arange(total, dtype=np.int64) - np.repeat(first, lengths) + np.repeat(starts, lengths)
+        return np.repeat(rows, lengths), self.sub_cols_[at].astype(np.int64), self.sub_counts_[at]
 
     # -- features ------------------------------------------------------------------------------
     def triples(self, x: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,7 +255,23 @@ class NgramFeatures:
         w = (1.0 + np.log(counts)) * self.idf_[c - 1]
         norms = np.sqrt(np.bincount(r, weights=w * w, minlength=len(x)))
         w = w / norms[r]
+        if len(self.sub_idf_):
+            sr, sc, sw = self._subword_triples(x)
+            order = np.argsort(np.concatenate([r * width + c, sr * width + sc]), kind="stable")
+            r, c, w = (np.concatenate([r, sr])[order], np.concatenate([c, sc])[order],
+                       np.concatenate([w, sw])[order])
         return r, c, w.astype(np.float32)
+
+    def _subword_triples(self, x: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The subword block's (row, column, weight): sublinear tf * idf, each row's block L2-normed."""
+        rows, grams, counts = self._subword_occurrences(x)
+        n_sub = len(self.sub_idf_)
+        codes, inverse = np.unique(rows * n_sub + grams, return_inverse=True)
+        tf = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(codes))
+        r, g = codes // n_sub, codes % n_sub
+        w = (1.0 + np.log(tf)) * self.sub_idf_[g]
+        norms = np.sqrt(np.bincount(r, weights=w * w, minlength=len(x)))
+        return r, g + len(self.keys_) + 1, w / norms[r]
 
     def transform(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ids, weights), both (rows, F): each row's n-gram columns and their weights, 0-padded.
@@ -225,8 +310,12 @@ class NgramFeatures:
         return {"kind": "tfidf_ngrams", "vocab_size": self.vocab_size, "oov_id": self.oov_id,
                 "ngrams": self.ngrams, "min_df": self.min_df, "max_features": self.max_features,
                 "recurrent": self.recurrent,
-                "keys_int64_le": base64.b64encode(self.keys_.astype("<i8").tobytes()).decode("ascii"),
-                "idf_float32_le": base64.b64encode(self.idf_.astype("<f4").tobytes()).decode("ascii")}
+                "keys_int64_le": _b64(self.keys_, "<i8"), "idf_float32_le": _b64(self.idf_, "<f4"),
+                **({} if self.subwords is None else {
+                    "subwords": list(self.subwords), "sub_indptr_int64_le": _b64(self.sub_indptr_, "<i8"),
+                    "sub_cols_int32_le": _b64(self.sub_cols_, "<i4"),
+                    "sub_counts_float32_le": _b64(self.sub_counts_, "<f4"),
+                    "sub_idf_float32_le": _b64(self.sub_idf_, "<f4")})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "NgramFeatures":
@@ -236,14 +325,34 @@ class NgramFeatures:
         oov = data["oov_id"]
         self = cls(vocab_size=int(data["vocab_size"]), oov_id=None if oov is None else int(oov),
                    ngrams=int(data["ngrams"]), min_df=int(data["min_df"]), max_features=int(data["max_features"]),
-                   recurrent=_recurrent_layout(data.get("recurrent")))
-        self.keys_ = np.frombuffer(base64.b64decode(data["keys_int64_le"]), dtype="<i8").astype(np.int64)
-        self.idf_ = np.frombuffer(base64.b64decode(data["idf_float32_le"]), dtype="<f4").astype(np.float32)
+                   recurrent=_recurrent_layout(data.get("recurrent")),
+                   subwords=None if data.get("subwords") is None else tuple(data["subwords"]))
+        self.keys_ = _unb64(data["keys_int64_le"], "<i8", np.int64)
+        self.idf_ = _unb64(data["idf_float32_le"], "<f4", np.float32)
         if len(self.keys_) != len(self.idf_) or (len(self.keys_) > 1 and np.any(np.diff(self.keys_) <= 0)):
             raise ValueError("keys and idf do not match")
         if not np.all(np.isfinite(self.idf_)):
             raise ValueError("idf holds non-finite values")
+        if self.subwords is not None:
+            self.sub_indptr_ = _unb64(data["sub_indptr_int64_le"], "<i8", np.int64)
+            self.sub_cols_ = _unb64(data["sub_cols_int32_le"], "<i4", np.int32)
+            self.sub_counts_ = _unb64(data["sub_counts_float32_le"], "<f4", np.float32)
+            self.sub_idf_ = _unb64(data["sub_idf_float32_le"], "<f4", np.float32)
+            p, c = self.sub_indptr_, self.sub_cols_
+            if (len(p) != self.vocab_size + 1 or p[0] != 0 or np.any(np.diff(p) < 0) or p[-1] != len(c)
+                    or len(self.sub_counts_) != len(c) or (len(c) and (c.min() < 0 or c.max() >= len(self.sub_idf_)))):
+                raise ValueError("subword tables do not match")
+            if not (np.all(np.isfinite(self.sub_idf_)) and np.all(self.sub_counts_ > 0)):
+                raise ValueError("subword idf or counts hold invalid values")
         return self
+
+
+def _b64(a: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(a.astype(dtype).tobytes()).decode("ascii")
+
+
+def _unb64(text: str, dtype: str, to: Any) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).astype(to)
 
 
 def _recurrent_layout(value: Any) -> dict[str, Any] | None:

@@ -409,6 +409,16 @@ def predict_parts(result: "TrainOutput", texts: list[str]) -> dict[str, np.ndarr
 
 # -- the wide branch and the combiner ------------------------------------------------------------
 WIDE_C_GRID = (2.0, 4.0, 8.0, 16.0)
+SUBWORD_LENGTHS = (2, 5)  # model.wide_subwords: the character n-grams of each word
+
+
+def vocabulary_words(tokenizer: Tokenizer) -> list[str | None]:
+    """The word of each id the model reads (None for padding and ids without one)."""
+    words: list[str | None] = [None] * tokenizer.vocabulary_size
+    for word, i in tokenizer.word_index_.items():
+        if i < tokenizer.vocabulary_size:
+            words[i] = word
+    return words
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -518,7 +528,8 @@ WIDE_LOGIT_ROWS = 16_384
 
 
 def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.ndarray, *,
-             vocab_size: int, oov_id: int | None, n_classes: int | None = None) -> WideFit:
+             vocab_size: int, oov_id: int | None, n_classes: int | None = None,
+             words: Sequence[str | None] | None = None) -> WideFit:
     """TF-IDF n-grams of the training texts (id rows or id sequences), scaled by NB log-count ratios
     for model.wide=nb_tfidf, then L2 logistic regression (liblinear), its C from choose_wide_c
     unless model.wide_c is a number. The scaling folds into the weights. nb_tfidf+tfidf (the
@@ -539,7 +550,8 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
                  len(sample), len(x_tr), m.wide_max_tokens)
         x_tr, y_tr = _take_rows(x_tr, sample), np.asarray(y_tr)[sample]
     features = NgramFeatures(vocab_size=vocab_size, oov_id=oov_id, ngrams=m.wide_ngrams, min_df=m.wide_min_df,
-                             max_features=m.wide_max_features).fit(x_tr)
+                             max_features=m.wide_max_features,
+                             subwords=SUBWORD_LENGTHS if m.wide_subwords else None).fit(x_tr, words)
     a_tr = features.to_csr(x_tr)
     # The validation rows' matrix is built before the fit only where choosing C reads it: on a
     # large file it would sit beside liblinear's copy of the training rows' at the memory peak.
@@ -909,6 +921,7 @@ def train(cfg: Config, data: LabeledData, *, backup_dir: Path | None = None,
         # recurrent one trains: it needs nothing from it until the combiner. (After the word
         # vectors, not beside them: on a large file the two would add up to the memory peak.)
         wide_job = (pool.submit(fit_wide, cfg, wide_tr, y_tr, wide_va, y_va, vocab_size=tokenizer.vocabulary_size,
+                                words=vocabulary_words(tokenizer) if cfg.model.wide_subwords else None,
                                 oov_id=oov_id, n_classes=n_classes) if cfg.model.wide != "none" else None)
         del wide_tr, wide_va
         if embedding is not None and auto.is_auto(cfg.model.embedding_dim):  # the vector file's dimension

@@ -163,3 +163,60 @@ def test_model_inputs_cut_the_recurrent_rows_and_keep_every_ngram(rows: tuple[To
     np.testing.assert_array_equal(inputs["token_ids"], pad_sequences(seqs, 40, padding="post"))
     full = model_inputs(x, NgramFeatures.from_dict({**feats.to_dict(), "recurrent": None}))
     np.testing.assert_array_equal(inputs["ngram_ids"], full["ngram_ids"])  # the n-grams of all 500 ids
+
+
+def _char_grams(word: str, lo: int = 2, hi: int = 5) -> list[str]:
+    t = f" {word} "
+    return [t[i:i + n] for n in range(lo, hi + 1) for i in range(len(t) - n + 1)]
+
+
+def _subword_fit(tok: Tokenizer, x: np.ndarray) -> NgramFeatures:
+    from sentiment_cli.training import SUBWORD_LENGTHS, vocabulary_words
+
+    return NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1, min_df=2,
+                         subwords=SUBWORD_LENGTHS).fit(x, vocabulary_words(tok))
+
+
+def test_subwords_match_scikit_learn_char_tfidf_of_the_vocabulary_words(rows: tuple[Tokenizer, np.ndarray]) -> None:
+    """The subword block is TfidfVectorizer(sublinear_tf=True) over the character 2-5 grams of each
+    row's in-vocabulary words (OOV and padding contribute none), L2-normed on its own; the word
+    n-gram block is unchanged by it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tok, x = rows
+    feats = _subword_fit(tok, x[:200])
+    plain = NgramFeatures(vocab_size=tok.vocabulary_size, oov_id=1, min_df=2).fit(x[:200])
+    index_word = {i: w for w, i in tok.word_index_.items()}
+
+    def grams(row: np.ndarray) -> list[str]:
+        return [g for i in row if 1 < i < tok.vocabulary_size for g in _char_grams(index_word[int(i)])]
+
+    ref = TfidfVectorizer(analyzer=grams, sublinear_tf=True, min_df=2).fit(list(x[:200]))
+    assert len(feats.sub_idf_) == len(ref.vocabulary_)
+    ours = feats.to_csr(x[200:]).toarray()
+    n_words = len(plain.keys_) + 1
+    np.testing.assert_allclose(ours[:, :n_words], plain.to_csr(x[200:]).toarray(), atol=1e-6)
+    theirs = ref.transform(list(x[200:])).toarray()
+    # Both blocks hold the same columns; match them by their values over the rows (idf differs per gram).
+    np.testing.assert_allclose(np.sort(ours[:, n_words:], axis=1), np.sort(theirs, axis=1), atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(ours[:, n_words:], axis=1), 1.0, atol=1e-5)
+
+
+def test_subword_features_round_trip_and_pad_alike(rows: tuple[Tokenizer, np.ndarray]) -> None:
+    tok, x = rows
+    feats = _subword_fit(tok, x)
+    back = NgramFeatures.from_dict(json.loads(json.dumps(feats.to_dict())))
+    for a, b in zip(feats.transform(x[:10]), back.transform(x[:10])):
+        np.testing.assert_array_equal(a, b)
+    ids, weights = feats.transform(x[:10])
+    np.testing.assert_allclose(feats.to_csr(x[:10]).toarray()[np.arange(10)[:, None], ids] * (ids > 0),
+                               weights, atol=1e-6)
+
+
+@pytest.mark.parametrize("damage", [{"sub_indptr_int64_le": "AAAAAAAAAAA="}, {"sub_cols_int32_le": ""},
+                                    {"sub_counts_float32_le": "!!"}, {"subwords": [3, 2]}])
+def test_damaged_subword_tables_are_refused(rows: tuple[Tokenizer, np.ndarray], damage: dict) -> None:
+    tok, x = rows
+    data = {**_subword_fit(tok, x).to_dict(), **damage}
+    with pytest.raises((ValueError, KeyError, TypeError)):
+        NgramFeatures.from_dict(data)

@@ -269,3 +269,21 @@ def test_a_rare_class_does_not_handicap_the_wide_branch() -> None:
     rec = 0.5 * wide + 1.1 + rng.normal(0, 0.5, 400)  # the right prior, no more signal than wide's
     _, _, choice, losses = fit_combiner(wide, rec, y, seed=0)
     assert choice == "wide", losses
+
+
+def test_a_model_with_subwords_scores_alike_on_onnx_and_keras(reviews_train: Path, tmp_path: Path) -> None:
+    """model.wide_subwords: the character n-gram block reaches features.json, the wide weight table
+    holds its columns, and both inference paths score the same."""
+    out = tmp_path / "sub"
+    invoke(["train", "--data", str(reviews_train), "--out", str(out), "--quiet", "--no-plots", *TINY,
+            "--set", "model.wide_subwords=true"])
+    features = json.loads((out / FEATURES).read_text())
+    assert features["subwords"] == [2, 5]
+    predictor = _predictor(out)
+    assert len(predictor.features.sub_idf_) > 0
+    texts = head_rows(TEST, 30)["text"].tolist() + NO_TOKENS + ["goood filmmm", "unwatchable"]
+    onnx = Predictor.from_dir(out, backend="onnx").predict_proba(texts)
+    keras = Predictor.from_dir(out, backend="keras").predict_proba(texts)
+    np.testing.assert_allclose(onnx, keras, atol=1e-5)
+    result = invoke(["predict", "--model", str(out)], input="a wonderful film\nawful, boring\n")
+    assert len(result.output.strip().splitlines()) == 2
