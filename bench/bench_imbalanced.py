@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                         p, threshold, extra = run_model(cfg, train, ds.test)
                     row = {"dataset": name, "classes": train.encoding.n_classes, "minority": share,
                            "train_rows": len(train),
-                           "train_minority_rows": int(np.sum(train.y == 0)), "contender": contender,
+                           "train_minority_rows": int(np.sum(train.y == RARE)), "contender": contender,
                            **scores(ds.test.y, p, threshold, w), **extra,
                            "seconds": round(time.perf_counter() - t0, 1)}
                     rows.append(row)

@@ -40,6 +40,7 @@ import bench_datasets as bd  # noqa: E402
 from bench_unlabeled_wide import nb_ratio  # noqa: E402
 
 from sentiment_cli.baseline import words  # noqa: E402
+from sentiment_cli.ngrams import char_ngrams  # noqa: E402
 from sentiment_cli.training import class_weights, softmax  # noqa: E402
 
 FOLDS, SEED, C, ROWS = 5, 0, 4.0, 6000
@@ -48,15 +49,8 @@ CHAR_N = (2, 5)
 
 def subword_analyzer(vocabulary: set[str]) -> Callable[[str], list[str]]:
     """A text -> the character n-grams (CHAR_N, boundaries marked by spaces) of its vocabulary words."""
-    lo, hi = CHAR_N
-
     def grams(text: str) -> list[str]:
-        out: list[str] = []
-        for w in words(text):
-            if w in vocabulary:
-                t = f" {w} "
-                out += [t[i:i + n] for n in range(lo, hi + 1) for i in range(len(t) - n + 1)]
-        return out
+        return [g for w in words(text) if w in vocabulary for g in char_ngrams(w, *CHAR_N)]
     return grams
 
 

@@ -200,12 +200,9 @@ class NgramFeatures:
         for i in range(self.vocab_size):
             word = words[i] if i < len(words) and i > 0 and i != self.oov_id else None
             grams: dict[int, int] = {}
-            if word:
-                t = f" {word} "
-                for k in range(lo, hi + 1):
-                    for j in range(len(t) - k + 1):
-                        g = index.setdefault(t[j:j + k], len(index))
-                        grams[g] = grams.get(g, 0) + 1
+            for gram in char_ngrams(word, lo, hi) if word else ():
+                g = index.setdefault(gram, len(index))
+                grams[g] = grams.get(g, 0) + 1
             cols += grams.keys()
             counts += grams.values()
             indptr.append(len(cols))
@@ -353,6 +350,13 @@ def _b64(a: np.ndarray, dtype: str) -> str:
 
 def _unb64(text: str, dtype: str, to: Any) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=dtype).astype(to)
+
+
+def char_ngrams(word: str, shortest: int, longest: int) -> list[str]:
+    """`word`'s character n-grams of every length in [shortest, longest], a space marking each end
+    (scikit-learn's char_wb for one word)."""
+    t = f" {word} "
+    return [t[j:j + k] for k in range(shortest, longest + 1) for j in range(len(t) - k + 1)]
 
 
 def _recurrent_layout(value: Any) -> dict[str, Any] | None:

@@ -537,7 +537,8 @@ def fit_wide(cfg: Config, x_tr: Rows, y_tr: np.ndarray, x_va: Rows, y_va: np.nda
     training rows put the average at or above nb_tfidf's accuracy on nine of ten, with the best
     mean (bench/bench_wide_cv.py). With K >= 3 classes, one
     such model per class against the rest, each with its own NB ratios (NBSVM's multi-class
-    recipe): K logits, their softmax the branch's probabilities."""
+    recipe): K logits, their softmax the branch's probabilities. `words` (vocabulary_words, the
+    word of each id) is needed only with model.wide_subwords: the character n-grams of words."""
     from scipy.sparse import diags
     from sklearn.linear_model import LogisticRegression
 

@@ -281,6 +281,10 @@ def test_a_model_with_subwords_scores_alike_on_onnx_and_keras(reviews_train: Pat
     assert features["subwords"] == [2, 5]
     predictor = _predictor(out)
     assert len(predictor.features.sub_idf_) > 0
+    import keras
+
+    table = keras.saving.load_model(out / "model.keras", compile=False).get_layer("wide_weights")
+    assert table.input_dim == predictor.features.n_columns > len(predictor.features.keys_) + 1
     texts = head_rows(TEST, 30)["text"].tolist() + NO_TOKENS + ["goood filmmm", "unwatchable"]
     onnx = Predictor.from_dir(out, backend="onnx").predict_proba(texts)
     keras = Predictor.from_dir(out, backend="keras").predict_proba(texts)
