@@ -138,6 +138,37 @@ def resolve_wide_maxlen(cfg: Config, lengths: np.ndarray) -> Config:
     return dataclasses.replace(cfg, model=dataclasses.replace(m, wide_maxlen=wide_maxlen))
 
 
+# model.wide_subwords: the character n-gram block is added when the median training text has at most
+# SUBWORD_MEDIAN_TOKENS tokens and the training tokens times SUBWORD_EXPANSION fit in
+# model.wide_max_tokens, so that it never makes the wide branch sample rows (with the block the
+# branch's matrix holds up to ~10 times the word n-grams' entries: 8.7-8.9 times as many again on
+# the dev sets' tweets and sentences, 5-7 times on reviews). 5-fold CV on the dev sets' training
+# rows (bench/bench_subword_cv.py): +0.4 to +1.6 points on the tweets and sentences (medians of
+# 20-22 tokens), -0.6 to +0.9 on the reviews (medians of 70-173); 40 sits between. On the
+# validation splits of bench/bench_datasets.py the whole model gained on all four short sets
+# (semeval 0.8456 -> 0.8582, phrasebank 0.8471 -> 0.8599, their 3-class views 0.6486 -> 0.6519
+# and 0.7809 -> 0.7835) and lost on IMDB, electronics and kitchen.
+SUBWORD_MEDIAN_TOKENS, SUBWORD_EXPANSION = 40, 10
+
+
+def auto_wide_subwords(lengths: np.ndarray, wide_max_tokens: int) -> bool:
+    if len(lengths) == 0:
+        return False
+    short = float(np.median(lengths)) <= SUBWORD_MEDIAN_TOKENS
+    return bool(short and int(lengths.sum()) * SUBWORD_EXPANSION <= wide_max_tokens)
+
+
+def resolve_wide_subwords(cfg: Config, lengths: np.ndarray) -> Config:
+    """model.wide_subwords from the training rows' token counts (off without a wide branch)."""
+    m = cfg.model
+    if not is_auto(m.wide_subwords):
+        return cfg
+    on = m.wide != "none" and auto_wide_subwords(lengths, m.wide_max_tokens)
+    if m.wide != "none":
+        _log({"model.wide_subwords": str(on).lower()}, len(lengths))
+    return dataclasses.replace(cfg, model=dataclasses.replace(m, wide_subwords=on))
+
+
 # training.class_weight with K >= 3 classes: rows weighted by class count ** -0.5 (between none and
 # balanced). On the validation splits of semeval_3class / phrasebank_3class / tripadvisor_5star,
 # accuracy 0.646 / 0.791 / 0.612 against 0.646 / 0.804 / 0.589 unweighted and 0.624 / 0.760 / 0.617
@@ -156,7 +187,7 @@ def resolve_class_weight(cfg: Config, n_classes: int, n_rows: int) -> Config:
     return dataclasses.replace(cfg, training=dataclasses.replace(tc, class_weight=mode))
 
 
-def _log(changed: dict[str, int], n_rows: int) -> None:
+def _log(changed: dict[str, Any], n_rows: int) -> None:
     if changed:
         log.info("auto settings for %d training rows: %s", n_rows,
                  ", ".join(f"{k}={v}" for k, v in changed.items()))

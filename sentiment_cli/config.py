@@ -107,9 +107,13 @@ class ModelConfig:
                      "when that scores better there (ngrams.py, training.fit_combiner); none: the "
                      "recurrent model alone", choices=("none", "tfidf", "nb_tfidf", "nb_tfidf+tfidf"))
     wide_ngrams: int = _opt(2, "longest word n-gram of the wide branch", low=1, high=2)
-    wide_subwords: bool = _opt(False, "add the character 2-5 grams of each vocabulary word (word boundaries "
-                               "marked, as scikit-learn's char_wb) to the wide branch, a second TF-IDF block "
-                               "with its own norm (bench/bench_subword_cv.py)")
+    wide_subwords: bool | str = _opt("auto", "add the character 2-5 grams of each vocabulary word (word boundaries "
+                                     "marked, as scikit-learn's char_wb) to the wide branch, a second TF-IDF block "
+                                     "with its own norm; auto: on for short texts (median training text at most 40 "
+                                     "tokens: tweets, sentences, titles) while the block fits in wide_max_tokens "
+                                     "without sampling rows, off for reviews (bench/bench_subword_cv.py: +0.4 to "
+                                     "+1.6 points on tweets and sentences, mixed on reviews, at 6-9 times the "
+                                     "branch's entries per row)", kind=bool, auto=True)
     wide_min_df: int = _opt(2, "n-grams in fewer training texts than this are left out", low=1)
     wide_max_features: int = _opt(200_000, "at most this many n-grams, the most frequent", low=1,
                                   high=10_000_000)

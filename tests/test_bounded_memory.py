@@ -49,7 +49,7 @@ def test_wide_branch_beyond_its_row_limit_fits_a_seeded_sample(corpus) -> None:
     tok, ids, y = corpus
     tr, va = np.arange(1200), np.arange(1200, 1500)
     limit = int(ids.take(tr).lengths.sum()) * 3 // 4
-    cfg = load_config(None, [f"model.wide_max_tokens={limit}", "model.wide_c=4"])
+    cfg = load_config(None, [f"model.wide_max_tokens={limit}", "model.wide_c=4", "model.wide_subwords=false"])
     capped = training.fit_wide(cfg, ids.take(tr), y[tr], ids.take(va), y[va], vocab_size=3000, oov_id=1)
     order = np.random.default_rng(cfg.training.seed).permutation(1200)
     sample = np.sort(order[:int(np.searchsorted(np.cumsum(ids.lengths[tr][order]), limit)) + 1])
@@ -58,6 +58,27 @@ def test_wide_branch_beyond_its_row_limit_fits_a_seeded_sample(corpus) -> None:
     assert np.array_equal(capped.coef, plain.coef) and np.array_equal(capped.val_logits, plain.val_logits)
     assert capped.features.n_columns == plain.features.n_columns
 
+
+
+def test_the_subword_block_divides_the_wide_branchs_token_budget(corpus) -> None:
+    """With model.wide_subwords the wide branch samples rows at wide_max_tokens / SUBWORD_EXPANSION
+    tokens: with the block the matrix holds up to ~10 times the entries per token; memory stays bounded."""
+    from sentiment_cli import auto
+
+    tok, ids, y = corpus
+    tr, va = np.arange(600), np.arange(600, 700)
+    limit = int(ids.take(tr).lengths.sum()) * 3 // 4
+    words = training.vocabulary_words(tok)
+    cfg = load_config(None, [f"model.wide_max_tokens={limit * auto.SUBWORD_EXPANSION}", "model.wide_c=4",
+                             "model.wide_subwords=true"])
+    capped = training.fit_wide(cfg, ids.take(tr), y[tr], ids.take(va), y[va], vocab_size=3000, oov_id=1, words=words)
+    order = np.random.default_rng(cfg.training.seed).permutation(600)
+    sample = np.sort(order[:int(np.searchsorted(np.cumsum(ids.lengths[tr][order]), limit)) + 1])
+    assert 350 < len(sample) < 500
+    plain = training.fit_wide(cfg, ids.take(tr[sample]), y[tr][sample], ids.take(va), y[va], vocab_size=3000,
+                              oov_id=1, words=words)
+    assert len(capped.features.sub_idf_) > 0
+    assert np.array_equal(capped.coef, plain.coef) and np.array_equal(capped.val_logits, plain.val_logits)
 
 def test_chunked_cooccurrence_counts_are_the_one_pass_counts(corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     _, ids, _ = corpus

@@ -85,7 +85,8 @@ def test_nb_tfidf_plus_tfidf_is_the_average_of_both_models(n_classes: int) -> No
     if n_classes == 3:
         y = np.where(np.arange(len(y)) % 4 == 0, 2, y)
     tr, va = np.arange(480), np.arange(480, 600)
-    fits = {mode: training.fit_wide(load_config(None, [f"model.wide={mode}", "model.wide_c=4", "model.wide_refit=false"]),
+    fits = {mode: training.fit_wide(load_config(None, [f"model.wide={mode}", "model.wide_c=4", "model.wide_refit=false",
+                                                      "model.wide_subwords=false"]),
                                     ids.take(tr), y[tr], ids.take(va), y[va], vocab_size=2000, oov_id=1,
                                     n_classes=n_classes)
             for mode in ("nb_tfidf", "tfidf", "nb_tfidf+tfidf")}
@@ -271,12 +272,46 @@ def test_a_rare_class_does_not_handicap_the_wide_branch() -> None:
     assert choice == "wide", losses
 
 
-def test_a_model_with_subwords_scores_alike_on_onnx_and_keras(reviews_train: Path, tmp_path: Path) -> None:
-    """model.wide_subwords: the character n-gram block reaches features.json, the wide weight table
-    holds its columns, and both inference paths score the same."""
+def test_auto_subwords_follow_text_length_and_the_memory_budget() -> None:
+    tweets, reviews = np.full(1000, 20), np.full(1000, 150)
+    assert auto.auto_wide_subwords(tweets, 16_000_000) is True
+    assert auto.auto_wide_subwords(reviews, 16_000_000) is False
+    # short texts, but the block would make the wide branch sample rows: off
+    assert auto.auto_wide_subwords(tweets, 20_000 * auto.SUBWORD_EXPANSION - 1) is False
+    assert auto.auto_wide_subwords(tweets, 20_000 * auto.SUBWORD_EXPANSION) is True
+    assert auto.auto_wide_subwords(np.zeros(0, dtype=int), 16_000_000) is False
+    assert auto.resolve_wide_subwords(load_config(None), tweets).model.wide_subwords is True
+    assert auto.resolve_wide_subwords(load_config(None, ["model.wide=none"]), tweets).model.wide_subwords is False
+    pinned = load_config(None, ["model.wide_subwords=false"])
+    assert auto.resolve_wide_subwords(pinned, tweets).model.wide_subwords is False
+
+
+def test_fit_wide_refuses_an_unresolved_subword_setting() -> None:
+    from sentiment_cli import training
+    from sentiment_cli.token_ids import TokenIds
+
+    ids = TokenIds.from_lists([[2, 3], [3, 4]])
+    with pytest.raises(ValueError, match="wide_subwords is auto"):
+        training.fit_wide(load_config(None), ids, np.array([0, 1]), ids, np.array([0, 1]), vocab_size=5, oov_id=1)
+
+
+def test_reviews_train_without_subwords(trained_model: Path) -> None:
+    """The bundled reviews (median ~170 tokens) resolve model.wide_subwords: auto to false."""
+    assert yaml.safe_load((trained_model / "config.yaml").read_text())["model"]["wide_subwords"] is False
+    assert "subwords" not in json.loads((trained_model / FEATURES).read_text())
+
+
+def test_short_texts_get_subwords_that_score_alike_on_onnx_and_keras(tmp_path: Path) -> None:
+    """model.wide_subwords: auto turns the character n-gram block on for short texts (the reviews'
+    first 12 words here); it reaches features.json, the wide weight table holds its columns, and
+    both inference paths score the same."""
+    frame = head_rows(TRAIN, 600)
+    frame["text"] = frame["text"].str.split().str[:12].str.join(" ")
+    data = tmp_path / "short.csv"
+    frame.to_csv(data, index=False)
     out = tmp_path / "sub"
-    invoke(["train", "--data", str(reviews_train), "--out", str(out), "--quiet", "--no-plots", *TINY,
-            "--set", "model.wide_subwords=true"])
+    invoke(["train", "--data", str(data), "--out", str(out), "--quiet", "--no-plots", *TINY])
+    assert yaml.safe_load((out / "config.yaml").read_text())["model"]["wide_subwords"] is True
     features = json.loads((out / FEATURES).read_text())
     assert features["subwords"] == [2, 5]
     predictor = _predictor(out)
