@@ -1,6 +1,7 @@
 """Would character n-grams of the vocabulary's words lift the linear (n-gram) branch? 5-fold CV.
 
-A lead, measured and not built. Character n-grams beside word n-grams are a standard lift for a
+Measured before model.wide_subwords was built (it is now on by default for short texts, auto.py),
+and kept to re-check that choice. Character n-grams beside word n-grams are a standard lift for a
 linear text classifier on short or noisy text (misspellings, inflections, hashtags share their
 pieces). The wide branch computes its features from token ids (sentiment_cli/ngrams.py), so the
 form it could take is each vocabulary word's character n-grams (2-5, with word boundaries, as
