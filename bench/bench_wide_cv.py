@@ -47,7 +47,8 @@ def fold_scores(name: str, datasets_dir: Path, tmp: Path) -> dict[str, dict[str,
     texts, y = list(ds.train.texts), np.asarray(ds.train.y)
     k = ds.train.encoding.n_classes
     base = load_config(None)
-    base = dataclasses.replace(base, model=dataclasses.replace(base.model, wide_refit=False, wide_subwords=False))  # word n-grams
+    # word n-grams only: the modes compared here, as they were measured
+    base = dataclasses.replace(base, model=dataclasses.replace(base.model, wide_refit=False, wide_subwords=False))
     hits: dict[str, list[float]] = {m: [] for m in MODES}
     losses: dict[str, list[float]] = {m: [] for m in MODES}
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(y)), y):

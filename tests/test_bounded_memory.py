@@ -59,7 +59,6 @@ def test_wide_branch_beyond_its_row_limit_fits_a_seeded_sample(corpus) -> None:
     assert capped.features.n_columns == plain.features.n_columns
 
 
-
 def test_the_subword_block_divides_the_wide_branchs_token_budget(corpus) -> None:
     """With model.wide_subwords the wide branch samples rows at wide_max_tokens / SUBWORD_EXPANSION
     tokens: with the block the matrix holds up to ~10 times the entries per token; memory stays bounded."""
@@ -79,6 +78,7 @@ def test_the_subword_block_divides_the_wide_branchs_token_budget(corpus) -> None
                               oov_id=1, words=words)
     assert len(capped.features.sub_idf_) > 0
     assert np.array_equal(capped.coef, plain.coef) and np.array_equal(capped.val_logits, plain.val_logits)
+
 
 def test_chunked_cooccurrence_counts_are_the_one_pass_counts(corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     _, ids, _ = corpus
