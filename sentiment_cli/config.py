@@ -121,8 +121,8 @@ class ModelConfig:
                                 "texts of about this many tokens when they hold more (the recurrent branch "
                                 "trains on all): liblinear holds the whole n-gram matrix, ~0.75 GB per 10 "
                                 "million tokens, so memory stays bounded on large files (16 million: ~70,000 "
-                                "IMDB reviews, ~800,000 tweets; with wide_subwords a tenth of it, as the block holds up to ~10 times the "
-                                "entries)", low=100_000, high=10_000_000_000)
+                                "IMDB reviews, ~800,000 tweets; with wide_subwords a tenth of it, as the block "
+                                "holds up to ~10 times the entries)", low=100_000, high=10_000_000_000)
     wide_maxlen: int | str = _opt("auto", "tokens of each text the wide branch reads, when that is more than "
                                   "tokenizer.maxlen (the recurrent branch reads tokenizer.maxlen of them, cut as "
                                   "tokenizer.truncating says); auto: the longest training text, rounded up to 64, "

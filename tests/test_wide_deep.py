@@ -276,6 +276,9 @@ def test_auto_subwords_follow_text_length_and_the_memory_budget() -> None:
     tweets, reviews = np.full(1000, 20), np.full(1000, 150)
     assert auto.auto_wide_subwords(tweets, 16_000_000) is True
     assert auto.auto_wide_subwords(reviews, 16_000_000) is False
+    at = auto.SUBWORD_MEDIAN_TOKENS  # the median decides, not the mean or the longest text
+    assert auto.auto_wide_subwords(np.array([at] * 51 + [5000] * 49), 16_000_000) is True
+    assert auto.auto_wide_subwords(np.array([at + 1] * 51 + [1] * 49), 16_000_000) is False
     # short texts, but the block would make the wide branch sample rows: off
     assert auto.auto_wide_subwords(tweets, 20_000 * auto.SUBWORD_EXPANSION - 1) is False
     assert auto.auto_wide_subwords(tweets, 20_000 * auto.SUBWORD_EXPANSION) is True
