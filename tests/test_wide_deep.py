@@ -97,6 +97,34 @@ def test_nb_tfidf_plus_tfidf_is_the_average_of_both_models(n_classes: int) -> No
     assert not np.allclose(nb.coef, plain.coef)  # two different models were averaged
 
 
+def test_c_is_cross_validated_on_a_sample_of_a_large_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above WIDE_CV_ENTRIES stored entries, C's folds come from a seeded sample of whole rows
+    holding about that many (the CV's cost bounded); at or below it, from every training row."""
+    from scipy.sparse import random as sparse_random
+
+    from sentiment_cli import training
+
+    rng = np.random.default_rng(0)
+    a = sparse_random(2000, 300, density=0.05, format="csr", random_state=0)
+    y = rng.integers(0, 2, 2000)
+    seen: list[int] = []
+
+    def fit(c: float, x: object, labels: np.ndarray) -> tuple[np.ndarray, float]:
+        seen.append(x.shape[0])
+        return np.zeros(300), 0.0
+
+    assert training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=0) in training.WIDE_C_GRID
+    assert sum(seen) == len(training.WIDE_C_GRID) * (training.WIDE_CV_FOLDS - 1) * 2000  # every row
+    seen.clear()
+    monkeypatch.setattr(training, "WIDE_CV_ENTRIES", a.nnz // 4)
+    first = training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=0)
+    sample = sum(seen) / (len(training.WIDE_C_GRID) * (training.WIDE_CV_FOLDS - 1))
+    assert 400 <= sample <= 600  # about a quarter of the rows
+    seen.clear()
+    assert training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=0) == first
+    assert sum(seen) / (len(training.WIDE_C_GRID) * (training.WIDE_CV_FOLDS - 1)) == sample  # seeded
+
+
 @pytest.mark.parametrize("rows, batch, epochs", [(100, 32, 30), (1440, 32, 30), (5000, 128, 30),
                                                  (22312, 256, 18), (1_000_000, 256, 4)])
 def test_auto_batch_and_epochs_follow_the_rows(rows: int, batch: int, epochs: int) -> None:
