@@ -107,22 +107,27 @@ def test_c_is_cross_validated_on_a_sample_of_a_large_matrix(monkeypatch: pytest.
     rng = np.random.default_rng(0)
     a = sparse_random(2000, 300, density=0.05, format="csr", random_state=0)
     y = rng.integers(0, 2, 2000)
-    seen: list[int] = []
+    seen: list[tuple[int, float]] = []  # each fit's rows: how many, and a checksum of which
 
     def fit(c: float, x: object, labels: np.ndarray) -> tuple[np.ndarray, float]:
-        seen.append(x.shape[0])
+        seen.append((x.shape[0], float(x.sum())))
         return np.zeros(300), 0.0
 
+    def rows_per_c() -> float:
+        return sum(n for n, _ in seen) / (len(training.WIDE_C_GRID) * (training.WIDE_CV_FOLDS - 1))
+
     assert training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=0) in training.WIDE_C_GRID
-    assert sum(seen) == len(training.WIDE_C_GRID) * (training.WIDE_CV_FOLDS - 1) * 2000  # every row
+    assert rows_per_c() == 2000  # every row
     seen.clear()
     monkeypatch.setattr(training, "WIDE_CV_ENTRIES", a.nnz // 4)
-    first = training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=0)
-    sample = sum(seen) / (len(training.WIDE_C_GRID) * (training.WIDE_CV_FOLDS - 1))
-    assert 400 <= sample <= 600  # about a quarter of the rows
+    assert training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=0) in training.WIDE_C_GRID
+    assert 400 <= rows_per_c() <= 600  # about a quarter of the rows
+    first, seen[:] = list(seen), []
+    training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=0)
+    assert seen == first  # the same rows for the same seed
     seen.clear()
-    assert training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=0) == first
-    assert sum(seen) / (len(training.WIDE_C_GRID) * (training.WIDE_CV_FOLDS - 1)) == sample  # seeded
+    training.choose_wide_c(fit, a, y, a[:10], y[:10], seed=1)
+    assert seen != first
 
 
 @pytest.mark.parametrize("rows, batch, epochs", [(100, 32, 30), (1440, 32, 30), (5000, 128, 30),
