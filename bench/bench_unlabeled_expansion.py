@@ -14,7 +14,7 @@ unlabelled pools are bench_unlabeled_wide.py's and bench_unlabeled.py's; test ro
 Two more cases test whether a pool close to the labelled texts is what makes it help: imdb_1600,
 1,600 seeded rows of the bundled IMDB training file labelled and 20,000 others of it as the pool
 (the test file is not read), and `--blitzer-pool others`, a Blitzer domain's pool without the IMDB
-reviews (the other three domains' 6,000). About 9 minutes for the default run on 2 cores. Output
+reviews (the other three domains' 6,000). About 7 minutes for the default run on 2 cores. Output
 and what it says: README, "Does text without labels help?".
 
     python bench/bench_unlabeled_expansion.py [--only blitzer_books ... imdb_1600] [--blitzer-pool others]

@@ -416,6 +416,7 @@ def vectors(cfg: Config, data_paths: Sequence[str | Path], out: str | Path, *, t
     def texts() -> Iterator[str]:
         return inputs.iter_texts(map(str, data_paths), text_column or cfg.data.text_column)
 
+    cfg = auto.resolve_symbols(cfg, texts())  # from the first texts, as for a large training file
     tokenizer, space = tokenizer_from_config(cfg), corpus.WordSpace()
     sequences = corpus.tokenize(tokenizer, texts(), space)  # each text read and split once
     corpus.fit_vocabulary(tokenizer, space.words, sequences)

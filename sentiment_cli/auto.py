@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import Any
+from itertools import islice
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -167,6 +168,44 @@ def resolve_wide_subwords(cfg: Config, lengths: np.ndarray) -> Config:
     if m.wide != "none":
         _log({"model.wide_subwords": str(on).lower()}, len(lengths))
     return dataclasses.replace(cfg, model=dataclasses.replace(m, wide_subwords=on))
+
+
+# tokenizer.symbols: "!", "?", emoticons and emoji as words, for short texts by the same median as
+# model.wide_subwords, counted before tokenizing (the setting decides how texts are split) on up to
+# SYMBOLS_SAMPLE training texts split the Keras way. 5-fold CV of the n-gram branch on the dev sets'
+# training rows (bench/bench_symbols_cv.py): +0.7 and +1.3 points on SemEval's binary and 3-class
+# tweets, -0.3 to +0.3 on the reviews; the whole model's validation accuracy (bench_datasets.py,
+# symbols on everywhere against off): semeval 0.8582 -> 0.8597, semeval_3class 0.6519 -> 0.6633,
+# PhraseBank's two views unchanged (12 of its 4,846 sentences hold a symbol), and lower on four of
+# the five review sets (IMDB -0.1, dvd, electronics, kitchen -0.6 to -1.3, TripAdvisor -1.8; books +0.6).
+SYMBOLS_SAMPLE = 2_000
+
+
+def auto_symbols(texts: Sequence[str], tokenizer: Any) -> bool:
+    """Whether `texts` are short: the median text holds at most SUBWORD_MEDIAN_TOKENS of `tokenizer`'s words."""
+    lengths = [len(tokenizer.words(t)) for t in texts]
+    return bool(lengths) and float(np.median(lengths)) <= SUBWORD_MEDIAN_TOKENS
+
+
+def resolve_symbols(cfg: Config, texts: Sequence[str] | Iterable[str], rows: Sequence[int] | None = None) -> Config:
+    """tokenizer.symbols from a sample of the training texts: `rows` of an in-memory list, evenly
+    spaced, or else the first SYMBOLS_SAMPLE texts (a large file's stream is read only that far)."""
+    from sentiment_cli.tokenizer import Tokenizer
+
+    t = cfg.tokenizer
+    if not is_auto(t.symbols):
+        return cfg
+    if isinstance(texts, list):
+        rows = np.arange(len(texts)) if rows is None else np.asarray(rows, dtype=np.int64)
+        pick = rows[np.unique(np.linspace(0, len(rows) - 1, min(SYMBOLS_SAMPLE, len(rows))).astype(np.int64))] \
+            if len(rows) else rows
+        sample = [texts[i] for i in pick]
+    else:
+        sample = list(islice(iter(texts), SYMBOLS_SAMPLE))
+    splitter = Tokenizer(filters=t.filters, lower=t.lower, split=t.split, strip_html=t.strip_html)
+    on = auto_symbols(sample, splitter)
+    log.info("auto settings from a sample of %d training texts: tokenizer.symbols=%s", len(sample), str(on).lower())
+    return dataclasses.replace(cfg, tokenizer=dataclasses.replace(t, symbols=on))
 
 
 # training.class_weight with K >= 3 classes: rows weighted by class count ** -0.5 (between none and

@@ -25,6 +25,16 @@ KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 FORMAT = "sentiment-tokenizer"
 FORMAT_VERSION = 1
 _HTML_TAG = re.compile(r"<[^<>]{0,200}>")
+# tokenizer.symbols: "!", "?", emoticons and emoji become tokens of their own instead of separators
+# (Keras' filters drop the first three, and glue an emoji to the word beside it). In tweets they carry
+# sentiment: 5-fold CV of the n-gram branch on SemEval's training tweets +0.7 points (binary) and +1.3
+# (3-class), within -0.1..+0.3 on reviews and news sentences, log loss lower on all of them. An
+# emoticon is a western one with optional nose (":)", ";-(", ":D", ":'(", "(:") or "<3", not inside a
+# word or a URL ("http://" holds ":/"); an emoji is one pictograph, skin tones and joiners dropped.
+_EMOTICON = r"(?<![\w/])(?:[:;=][\-o*'^]?[)\](\[dDpP/\\|@3oO]+|[(\[][\-o*'^]?[:;=]|<3|:'\()(?![\w/])"
+_EMOJI = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"
+_SYMBOL = re.compile(f"({_EMOTICON}|[!?])|([{_EMOJI}])[\ufe0f\u200d\U0001f3fb-\U0001f3ff]*")
+
 # Texts longer than this (characters) are split into words a slice at a time (Tokenizer._window):
 # a 50 MB review would otherwise become a list of ten million words, over a gigabyte, for the
 # maxlen of them the model reads.
@@ -44,6 +54,26 @@ def text_to_word_sequence(text: str, filters: str = KERAS_FILTERS, lower: bool =
         text = text.lower()
     text = text.translate(_separator_table(filters, split))
     return list(filter(None, text.split(split)))
+
+
+def symbol_word_sequence(text: str, filters: str = KERAS_FILTERS, lower: bool = True,
+                         split: str = " ") -> list[str]:
+    """text_to_word_sequence with "!", "?", emoticons and emoji taken out first as words of their own."""
+    found = _SYMBOL.search(text)
+    if found is None:
+        return text_to_word_sequence(text, filters, lower, split)
+    out: list[str] = []
+    pos = 0
+    while found is not None:
+        if found.start() > pos:
+            out += text_to_word_sequence(text[pos:found.start()], filters, lower, split)
+        symbol = found.group(1) or found.group(2)
+        out.append(symbol.lower() if lower else symbol)
+        pos = found.end()
+        found = _SYMBOL.search(text, pos)
+    if pos < len(text):
+        out += text_to_word_sequence(text[pos:], filters, lower, split)
+    return out
 
 
 @lru_cache(maxsize=32)
@@ -105,7 +135,7 @@ class Tokenizer:
     def __init__(self, *, num_words: int | None = None, filters: str = KERAS_FILTERS,
                  lower: bool = True, split: str = " ", oov_token: str | None = None,
                  strip_html: bool = False, maxlen: int | None = None, padding: str = "pre",
-                 truncating: str = "pre") -> None:
+                 truncating: str = "pre", symbols: bool = False) -> None:
         self.num_words = num_words
         self.filters = filters
         self.lower = lower
@@ -115,12 +145,15 @@ class Tokenizer:
         self.maxlen = maxlen
         self.padding = padding
         self.truncating = truncating
+        self.symbols = symbols  # False (Keras' splitting) unless asked: a tokenizer.json without it predates it
 
     # -- learning -----------------------------------------------------------------------------
     def words(self, text: str) -> list[str]:
         """Split one text exactly as fit/transform do."""
         if self.strip_html:
             text = _HTML_TAG.sub(" ", text)
+        if self.symbols:
+            return symbol_word_sequence(text, self.filters, self.lower, self.split)
         return text_to_word_sequence(text, self.filters, self.lower, self.split)
 
     def fit(self, texts: Iterable[str]) -> "Tokenizer":
@@ -184,13 +217,17 @@ class Tokenizer:
         The text is split into words a slice at a time, each slice cut at a separator (a filter
         character or `split`), outside any HTML tag, so the words are exactly `words(text)`'s.
         A word with no separator in LONG_TEXT characters cannot be in the vocabulary: it counts
-        as one unknown word without being copied (so does an HTML tag longer than that). None where this does not apply (no maxlen, a
+        as one unknown word without being copied (so does an HTML tag longer than that). With
+        `symbols` the cuts are at white space only (an emoticon holds filter characters), so there a
+        run of LONG_TEXT characters without white space is that one unknown word. None where this does not apply (no maxlen, a
         multi-character `split`, or HTML stripping with '<' or '>' kept inside words).
         """
         seps = set(self.filters) | set(self.split)
         if (not self.maxlen or len(self.split) != 1
                 or (self.strip_html and not {"<", ">"} <= seps)):
             return None
+        if self.symbols:  # an emoticon holds filter characters (":", "("): cut only at white space
+            seps = {c for c in seps if c.isspace()}
         get, oov = self._lookup.get, self._oov_id
         pre = self.truncating == "pre"
         kept: Any = deque(maxlen=self.maxlen) if pre else []
@@ -202,7 +239,8 @@ class Tokenizer:
                 if self.strip_html and cut > start:
                     opened = text.rfind("<", start, cut)
                     if opened > max(text.rfind(">", start, cut), start) and cut - opened <= 202:
-                        cut = opened  # never inside a tag: stripping it must see all of it
+                        # never inside a tag: stripping it must see all of it
+                        cut = opened if not self.symbols else max(text.rfind(c, start, opened) for c in seps)
                 if cut <= start:  # one word of LONG_TEXT characters or more
                     following = [i for i in (text.find(c, end) for c in seps) if i >= 0]
                     stop = min(following) if following else n
@@ -279,7 +317,7 @@ class Tokenizer:
     # -- persistence ---------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("num_words", "filters", "lower", "split", "oov_token",
-                                               "strip_html", "maxlen", "padding", "truncating")}
+                                               "strip_html", "maxlen", "padding", "truncating", "symbols")}
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
@@ -329,7 +367,7 @@ class Tokenizer:
                 return value is None or (type(value) is int and 1 <= value <= 10_000_000)
             if name in ("padding", "truncating"):
                 return value in ("pre", "post")
-            if name in ("lower", "strip_html"):
+            if name in ("lower", "strip_html", "symbols"):
                 return type(value) is bool
             if name == "split":
                 return isinstance(value, str) and value != ""
@@ -338,7 +376,7 @@ class Tokenizer:
             return value is None or isinstance(value, str)  # oov_token
 
         for name in ("num_words", "maxlen", "padding", "truncating", "lower", "strip_html", "split",
-                     "filters", "oov_token"):
+                     "filters", "oov_token", "symbols"):
             if not ok(name):
                 raise ArtifactError(f"tokenizer JSON has an invalid setting {name}={getattr(self, name)!r}",
                                     "Restore tokenizer.json or re-train the model")

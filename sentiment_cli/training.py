@@ -94,9 +94,11 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 def tokenizer_from_config(cfg: Config) -> Tokenizer:
     """A tokenizer per cfg; an "auto" num_words or maxlen is left unset (auto.py resolves it)."""
     t = cfg.tokenizer
+    if auto.is_auto(t.symbols):
+        raise ValueError("tokenizer.symbols is auto: resolve it first (auto.resolve_symbols)")
     return Tokenizer(num_words=None if auto.is_auto(t.num_words) else t.num_words, filters=t.filters, lower=t.lower, split=t.split,
                      oov_token=t.oov, strip_html=t.strip_html, maxlen=None if auto.is_auto(t.maxlen) else t.maxlen, padding=t.padding,
-                     truncating=t.truncating)
+                     truncating=t.truncating, symbols=t.symbols)
 
 
 def split_validation(data: LabeledData, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -281,6 +283,7 @@ def tokenize_splits(cfg: Config, texts: list[str], tr_idx: Sequence[int], va_idx
         log.warning("--unlabeled is read only by model.embedding_init=ppmi_svd (it is %s) and "
                     "tokenizer.vocabulary=training_and_unlabeled: not used", cfg.model.embedding_init)
         unlabeled = ()
+    cfg = auto.resolve_symbols(cfg, texts, tr_idx)  # how texts are split: before any is
     tokenizer = tokenizer_from_config(cfg)
     space = corpus.WordSpace()
     n = len(texts)

@@ -30,6 +30,8 @@ def test_every_bundled_config_loads(path):
 def test_lecture_config_is_the_reference_recipe():
     cfg = load_config(ROOT / "configs" / "lecture.yaml")
     assert (cfg.tokenizer.num_words, cfg.tokenizer.maxlen, cfg.tokenizer.oov) == (15000, 150, None)
+    # Keras' splitting; the schema's default (auto) keeps "!", "?", emoticons and emoji as words in short texts.
+    assert cfg.tokenizer.symbols is False and load_config(None).tokenizer.symbols == "auto"
     assert (cfg.model.embedding_dim, cfg.model.cell, cfg.model.units, cfg.model.pooling) == (64, "lstm", 50, "last")
     assert not cfg.model.bidirectional and cfg.model.layers == 1 and cfg.model.dropout == 0
     assert (cfg.training.optimizer, cfg.training.learning_rate, cfg.training.epochs, cfg.training.batch_size) == \

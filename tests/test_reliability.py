@@ -707,16 +707,17 @@ def test_item9_a_small_gzip_bomb_is_refused_in_bounded_memory(trained_model: Pat
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(words=st.lists(st.sampled_from(["good", "bad", "film", "<br />", "a" * 40, "x.y", "é", " ", "\t", ",",
-                                       "<b>", "<", ">", "Zz", "\x0b"]), max_size=120),
+                                       "<b>", "<", ">", "Zz", "\x0b", ":)", "!", "?!", "😀", "<3", ":-(",
+                                       "b:)"]), max_size=120),
        truncating=st.sampled_from(["pre", "post"]), oov=st.sampled_from(["<OOV>", None]),
-       strip_html=st.booleans(), limit=st.integers(3, 40))
+       strip_html=st.booleans(), symbols=st.booleans(), limit=st.integers(3, 40))
 def test_item9_long_texts_are_tokenized_a_slice_at_a_time_exactly(words: list[str], truncating: str, oov: str | None,
-                                                                  strip_html: bool, limit: int) -> None:
+                                                                  strip_html: bool, symbols: bool, limit: int) -> None:
     from sentiment_cli import tokenizer as tokenizer_module
     from sentiment_cli.tokenizer import Tokenizer
 
-    tok = Tokenizer(num_words=6, oov_token=oov, strip_html=strip_html, maxlen=7, truncating=truncating,
-                    padding="post").fit(["good film", "bad film good", "a x y"])
+    tok = Tokenizer(num_words=9, oov_token=oov, strip_html=strip_html, maxlen=7, truncating=truncating,
+                    padding="post", symbols=symbols).fit(["good film", "bad film good :)", "a x y ! !"])
     text = " ".join(words)
     # Documented limit (Tokenizer._window): an HTML tag longer than a slice is read as one word.
     assume(not strip_html or all(len(m.group()) < limit for m in tokenizer_module._HTML_TAG.finditer(text)))

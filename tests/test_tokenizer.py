@@ -102,3 +102,31 @@ def test_damaged_json_is_an_artifact_error():
         Tokenizer.from_json("{nope")
     with pytest.raises(ArtifactError, match="unexpected layout"):
         Tokenizer.from_json('{"format": "sentiment-tokenizer", "config": {}}')
+
+
+def test_symbols_are_words_of_their_own():
+    """tokenizer.symbols: "!", "?", emoticons and emoji are tokens, which Keras' filters drop or glue."""
+    tok = Tokenizer(strip_html=True, symbols=True)
+    assert tok.words("Loved it!!! :) but the ending :-( ...") == \
+        ["loved", "it", "!", "!", "!", ":)", "but", "the", "ending", ":-("]
+    assert tok.words("Really?<br />❤️👍🏽Great =D (: :'(") == ["really", "?", "❤", "👍", "great", "=d", "(:", ":'("]
+    # Not an emoticon inside a word, a time or a URL: Keras' splitting applies there.
+    assert tok.words("b:) at 3:30 see http://t.co/x (a)") == ["b", "at", "3", "30", "see", "http", "t", "co", "x", "a"]
+    assert Tokenizer(symbols=True, lower=False).words("Wow :D") == ["Wow", ":D"]
+    # Off (the constructor's default, and lecture.yaml's): Keras' splitting exactly.
+    assert Tokenizer(strip_html=True).words("Loved it!!! :) ❤️Great") == ["loved", "it", "❤️great"]
+
+
+@pytest.mark.parametrize("indent", [1, None])  # our layout (read lazily) and any other (parsed whole)
+def test_symbols_round_trip_and_older_files_split_as_before(indent, tmp_path):
+    tok = Tokenizer(oov_token="<OOV>", symbols=True).fit(["good :) film!", "bad film :("])
+    tok.save(tmp_path / "t.json")
+    back = Tokenizer.load(tmp_path / "t.json")
+    assert back.symbols is True and back.transform(["good :( !"]) == tok.transform(["good :( !"]) == [[3, 7, 5]]
+    data = json.loads(tok.to_json())
+    del data["config"]["symbols"]  # a tokenizer.json written before the setting existed
+    old = Tokenizer.from_json(json.dumps(data, indent=indent))
+    assert old.symbols is False and old.words("good :) film!") == ["good", "film"]
+    data["config"]["symbols"] = "yes"
+    with pytest.raises(ArtifactError, match="invalid setting symbols='yes'"):
+        Tokenizer.from_json(json.dumps(data, indent=indent))

@@ -322,6 +322,27 @@ def test_auto_subwords_follow_text_length_and_the_memory_budget() -> None:
     assert auto.resolve_wide_subwords(pinned, tweets).model.wide_subwords is False
 
 
+def test_auto_symbols_follow_the_median_text_length_counted_the_keras_way() -> None:
+    """tokenizer.symbols: auto is on for short texts (the subword rule's median, in words as Keras
+    splits them, so "!!!" and ":)" don't count), decided on a sample of the training rows."""
+    at = auto.SUBWORD_MEDIAN_TOKENS
+    short, long = " ".join(["word"] * at) + " !!! :) :)", " ".join(["word"] * (at + 1))
+    cfg = load_config(None)
+    assert auto.resolve_symbols(cfg, [short] * 51 + [long * 50] * 49).tokenizer.symbols is True
+    assert auto.resolve_symbols(cfg, [long] * 51 + ["ok"] * 49).tokenizer.symbols is False
+    # Only the training rows decide; an iterable (a large file's stream) is read for its first texts.
+    texts = [short] * 10 + [long] * 30
+    assert auto.resolve_symbols(cfg, texts, rows=range(10)).tokenizer.symbols is True
+    assert auto.resolve_symbols(cfg, texts, rows=range(10, 40)).tokenizer.symbols is False
+    assert auto.resolve_symbols(cfg, iter([short] * auto.SYMBOLS_SAMPLE + [long] * 10**4)).tokenizer.symbols is True
+    assert auto.resolve_symbols(load_config(None, ["tokenizer.symbols=false"]), [short]).tokenizer.symbols is False
+    assert auto.resolve_symbols(cfg, []).tokenizer.symbols is False
+    from sentiment_cli.training import tokenizer_from_config
+
+    with pytest.raises(ValueError, match="symbols is auto"):
+        tokenizer_from_config(cfg)
+
+
 def test_fit_wide_refuses_an_unresolved_subword_setting() -> None:
     from sentiment_cli import training
     from sentiment_cli.token_ids import TokenIds
@@ -334,6 +355,7 @@ def test_fit_wide_refuses_an_unresolved_subword_setting() -> None:
 def test_reviews_train_without_subwords(trained_model: Path) -> None:
     """The bundled reviews (median ~170 tokens) resolve model.wide_subwords: auto to false."""
     assert yaml.safe_load((trained_model / "config.yaml").read_text())["model"]["wide_subwords"] is False
+    assert yaml.safe_load((trained_model / "config.yaml").read_text())["tokenizer"]["symbols"] is False
     assert "subwords" not in json.loads((trained_model / FEATURES).read_text())
 
 
@@ -347,7 +369,10 @@ def test_short_texts_get_subwords_that_score_alike_on_onnx_and_keras(tmp_path: P
     frame.to_csv(data, index=False)
     out = tmp_path / "sub"
     invoke(["train", "--data", str(data), "--out", str(out), "--quiet", "--no-plots", *TINY])
-    assert yaml.safe_load((out / "config.yaml").read_text())["model"]["wide_subwords"] is True
+    resolved = yaml.safe_load((out / "config.yaml").read_text())
+    assert resolved["model"]["wide_subwords"] is True and resolved["tokenizer"]["symbols"] is True
+    tokenizer = json.loads((out / "tokenizer.json").read_text())
+    assert tokenizer["config"]["symbols"] is True and "!" in tokenizer["word_index"]
     features = json.loads((out / FEATURES).read_text())
     assert features["subwords"] == [2, 5]
     predictor = _predictor(out)
@@ -356,7 +381,7 @@ def test_short_texts_get_subwords_that_score_alike_on_onnx_and_keras(tmp_path: P
 
     table = keras.saving.load_model(out / "model.keras", compile=False).get_layer("wide_weights")
     assert table.input_dim == predictor.features.n_columns > len(predictor.features.keys_) + 1
-    texts = head_rows(TEST, 30)["text"].tolist() + NO_TOKENS + ["goood filmmm", "unwatchable"]
+    texts = head_rows(TEST, 30)["text"].tolist() + NO_TOKENS + ["goood filmmm", "unwatchable", "Loved it!!! :) 😀"]
     onnx = Predictor.from_dir(out, backend="onnx").predict_proba(texts)
     keras = Predictor.from_dir(out, backend="keras").predict_proba(texts)
     np.testing.assert_allclose(onnx, keras, atol=1e-5)
