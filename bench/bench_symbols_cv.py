@@ -12,7 +12,7 @@ stratified CV on each dev dataset's training rows (at most 6,000 of them; test r
 - keras: the tokenizer's words as Keras splits them (strip_html on, symbols off);
 - symbols: the same with symbols on.
 
-About 7 minutes on 2 cores without IMDB. Output and what it says: README, "How the settings were
+About 6 minutes on 2 cores without IMDB. Output and what it says: README, "How the settings were
 chosen".
 
     python bench/bench_symbols_cv.py [--only NAME ...]

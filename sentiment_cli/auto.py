@@ -176,8 +176,8 @@ def resolve_wide_subwords(cfg: Config, lengths: np.ndarray) -> Config:
 # training rows (bench/bench_symbols_cv.py): +0.7 and +1.3 points on SemEval's binary and 3-class
 # tweets, -0.3 to +0.3 on the reviews; the whole model's validation accuracy (bench_datasets.py,
 # symbols on everywhere against off): semeval 0.8582 -> 0.8597, semeval_3class 0.6519 -> 0.6633,
-# PhraseBank's two views unchanged (12 of its 4,846 sentences hold a symbol), and lower on four of
-# the five review sets (IMDB -0.1, dvd, electronics, kitchen -0.6 to -1.3, TripAdvisor -1.8; books +0.6).
+# PhraseBank's two views unchanged (12 of its 4,846 sentences hold a symbol), and lower on five of
+# the six review sets (IMDB -0.1, dvd, electronics, kitchen -0.6 to -1.3, TripAdvisor -1.8; books +0.6).
 SYMBOLS_SAMPLE = 2_000
 
 
@@ -197,9 +197,9 @@ def resolve_symbols(cfg: Config, texts: Sequence[str] | Iterable[str], rows: Seq
         return cfg
     if isinstance(texts, list):
         rows = np.arange(len(texts)) if rows is None else np.asarray(rows, dtype=np.int64)
-        pick = rows[np.unique(np.linspace(0, len(rows) - 1, min(SYMBOLS_SAMPLE, len(rows))).astype(np.int64))] \
-            if len(rows) else rows
-        sample = [texts[i] for i in pick]
+        if len(rows) > SYMBOLS_SAMPLE:  # evenly spaced over the rows, so a sorted file is read whole
+            rows = rows[np.linspace(0, len(rows) - 1, SYMBOLS_SAMPLE).astype(np.int64)]
+        sample = [texts[i] for i in rows]
     else:
         sample = list(islice(iter(texts), SYMBOLS_SAMPLE))
     splitter = Tokenizer(filters=t.filters, lower=t.lower, split=t.split, strip_html=t.strip_html)
