@@ -235,6 +235,8 @@ class Tokenizer:
             return None
         if self.symbols:  # an emoticon holds filter characters (":", "("): cut only at white space
             seps = {c for c in seps if c.isspace()}
+            if not seps:  # a `split` such as "|" with no white space among the filters
+                return None
         get, oov = self._lookup.get, self._oov_id
         pre = self.truncating == "pre"
         kept: Any = deque(maxlen=self.maxlen) if pre else []

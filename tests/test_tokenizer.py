@@ -130,3 +130,20 @@ def test_symbols_round_trip_and_older_files_split_as_before(indent, tmp_path):
     data["config"]["symbols"] = "yes"
     with pytest.raises(ArtifactError, match="invalid setting symbols='yes'"):
         Tokenizer.from_json(json.dumps(data, indent=indent))
+
+
+def test_symbols_long_texts_split_a_slice_at_a_time_or_whole(monkeypatch):
+    """A text over LONG_TEXT characters gives the same ids read a slice at a time (cut at white
+    space) or, with no white space separator at all, whole."""
+    from sentiment_cli import tokenizer as tokenizer_module
+
+    for kwargs in ({}, {"split": "|", "filters": ""}):
+        sep = kwargs.get("split", " ")
+        tok = Tokenizer(symbols=True, maxlen=5, oov_token="<OOV>", strip_html=True, **kwargs).fit(
+            [sep.join(["good", "film", ":)", "!"])])
+        text = sep.join(["good", ":)", "film!", "<br />", "x:)"] * 12)
+        want = tok.encode_with_lengths([text])
+        monkeypatch.setattr(tokenizer_module, "LONG_TEXT", 16)
+        got = tok.encode_with_lengths([text])
+        monkeypatch.undo()
+        assert (got[0] == want[0]).all() and (got[1] == want[1]).all() and got[1][0] > 40
