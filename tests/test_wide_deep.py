@@ -26,6 +26,8 @@ from sentiment_cli.config import load_config
 from sentiment_cli.ngrams import model_inputs
 from sentiment_cli.predictor import Predictor
 
+# No tokens under Keras' splitting (the reviews here resolve tokenizer.symbols to false); with it on,
+# "!", "?!?!" and the emoji are words and "...", "   -- " and "<br />" still have none.
 NO_TOKENS = ["!", "...", "?!?!", "😀", "   -- ", "<br />"]
 
 
