@@ -48,10 +48,10 @@ FOLDS, SEED, C, ROWS = 5, 0, 4.0, 6000
 CHAR_N = (2, 5)
 
 
-def subword_analyzer(vocabulary: set[str]) -> Callable[[str], list[str]]:
+def subword_analyzer(vocabulary: set[str], split: Callable[[str], list[str]] = words) -> Callable[[str], list[str]]:
     """A text -> the character n-grams (CHAR_N, boundaries marked by spaces) of its vocabulary words."""
     def grams(text: str) -> list[str]:
-        return [g for w in words(text) if w in vocabulary for g in char_ngrams(w, *CHAR_N)]
+        return [g for w in split(text) if w in vocabulary for g in char_ngrams(w, *CHAR_N)]
     return grams
 
 
@@ -81,7 +81,10 @@ def fit_predict(a: Any, y: np.ndarray, b: Any, k: int, c: float) -> np.ndarray:
     return softmax(np.stack(logits, axis=1))
 
 
-def cross_validate(texts: list[str], y: np.ndarray, k: int, c: float = C) -> dict[str, dict[str, float]]:
+def cross_validate(texts: list[str], y: np.ndarray, k: int, c: float = C,
+                   split: Callable[[str], list[str]] = words) -> dict[str, dict[str, float]]:
+    """5-fold CV of words and words + subwords; `split` turns a text into words (the baseline's
+    Keras splitting unless given)."""
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.model_selection import StratifiedKFold
@@ -91,10 +94,10 @@ def cross_validate(texts: list[str], y: np.ndarray, k: int, c: float = C) -> dic
     nnz: dict[str, list[float]] = {"words": [], "subwords": []}
     for tr, te in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(y)), y):
         x_tr, x_te = [texts[i] for i in tr], [texts[i] for i in te]
-        vocabulary = {w for w, n in Counter(w for t in x_tr for w in set(words(t))).items() if n >= 2}
-        wv = TfidfVectorizer(tokenizer=words, lowercase=False, token_pattern=None, ngram_range=(1, 2),
+        vocabulary = {w for w, n in Counter(w for t in x_tr for w in set(split(t))).items() if n >= 2}
+        wv = TfidfVectorizer(tokenizer=split, lowercase=False, token_pattern=None, ngram_range=(1, 2),
                              sublinear_tf=True, min_df=2, max_df=0.95, max_features=200_000)
-        sv = TfidfVectorizer(analyzer=subword_analyzer(vocabulary), sublinear_tf=True, min_df=2,
+        sv = TfidfVectorizer(analyzer=subword_analyzer(vocabulary, split), sublinear_tf=True, min_df=2,
                              max_features=300_000)
         w_tr, w_te = wv.fit_transform(x_tr), wv.transform(x_te)
         s_tr, s_te = sv.fit_transform(x_tr), sv.transform(x_te)

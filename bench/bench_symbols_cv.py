@@ -13,9 +13,12 @@ stratified CV on each dev dataset's training rows (at most 6,000 of them; test r
 - symbols: the same with symbols on.
 
 About 6 minutes on 2 cores without IMDB. Output and what it says: README, "How the settings were
-chosen".
+chosen". `--speed` instead times the splitting alone (Tokenizer.words on every text, median of 5
+passes) on SemEval's 2016 test tweets and the bundled IMDB test reviews, symbols on against off: its
+cost on the predict path, where splitting is most of the Python work.
 
     python bench/bench_symbols_cv.py [--only NAME ...]
+    python bench/bench_symbols_cv.py --speed
 """
 
 from __future__ import annotations
@@ -37,6 +40,29 @@ from sentiment_cli.tokenizer import Tokenizer  # noqa: E402
 
 SPLITTERS = {"keras": Tokenizer(strip_html=True), "symbols": Tokenizer(strip_html=True, symbols=True)}
 SHORT = ("semeval_binary", "phrasebank_binary", "semeval_3class", "phrasebank_3class")
+SPEED_REPEATS = 5
+
+
+def speed(datasets_dir: Path) -> int:
+    """Texts split per second with symbols off and on, and their ratio."""
+    corpora = {"semeval 2016 test tweets": datasets_dir / "semeval2016_task4a_twitter_test.csv.gz",
+               "imdb test reviews": bd.ROOT / "data" / "imdb_test.csv.gz"}
+    print(f"{'texts (Tokenizer.words, median of ' + str(SPEED_REPEATS) + ')':<44}{'rows':>8}{'keras/s':>11}"
+          f"{'symbols/s':>11}{'ratio':>8}")
+    for name, path in corpora.items():
+        texts = bd.read_frame(path)["text"].tolist()
+        rate = {}
+        for tag, tok in SPLITTERS.items():
+            seconds = []
+            for _ in range(SPEED_REPEATS):
+                start = time.perf_counter()
+                for text in texts:
+                    tok.words(text)
+                seconds.append(time.perf_counter() - start)
+            rate[tag] = len(texts) / float(np.median(seconds))
+        print(f"{name:<44}{len(texts):>8,}{rate['keras']:>11,.0f}{rate['symbols']:>11,.0f}"
+              f"{rate['symbols'] / rate['keras']:>8.2f}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="+", choices=list(bd.DATASETS), default=names, metavar="NAME")
     ap.add_argument("--datasets-dir", type=Path, default=bd.DEFAULT_DATASETS_DIR)
+    ap.add_argument("--speed", action="store_true", help="Time the splitting alone instead.")
     args = ap.parse_args(argv)
+    if args.speed:
+        return speed(args.datasets_dir)
 
     t0 = time.time()
     rows = {}
@@ -59,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             short = name in SHORT
             r = {}
             for tag, tok in SPLITTERS.items():
-                bs.words = tok.words  # the stand-in splits every text with this
-                out = bs.cross_validate(texts, y, k, 2.0 if short else bs.C)
+                out = bs.cross_validate(texts, y, k, 2.0 if short else bs.C, split=tok.words)
                 r[tag] = out["words + subwords" if short else "words"]
             rows[name] = r
             print(f"{name:<38}{r['keras']['accuracy']:>8.4f}{r['keras']['log_loss']:>9.4f}"

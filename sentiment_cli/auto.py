@@ -152,11 +152,13 @@ def resolve_wide_maxlen(cfg: Config, lengths: np.ndarray) -> Config:
 SUBWORD_MEDIAN_TOKENS, SUBWORD_EXPANSION = 40, 10
 
 
+def short_texts(lengths: np.ndarray | Sequence[int]) -> bool:
+    """Tweets, sentences, titles: the median text holds at most SUBWORD_MEDIAN_TOKENS tokens."""
+    return len(lengths) > 0 and float(np.median(lengths)) <= SUBWORD_MEDIAN_TOKENS
+
+
 def auto_wide_subwords(lengths: np.ndarray, wide_max_tokens: int) -> bool:
-    if len(lengths) == 0:
-        return False
-    short = float(np.median(lengths)) <= SUBWORD_MEDIAN_TOKENS
-    return bool(short and int(lengths.sum()) * SUBWORD_EXPANSION <= wide_max_tokens)
+    return bool(short_texts(lengths) and int(np.sum(lengths)) * SUBWORD_EXPANSION <= wide_max_tokens)
 
 
 def resolve_wide_subwords(cfg: Config, lengths: np.ndarray) -> Config:
@@ -181,12 +183,6 @@ def resolve_wide_subwords(cfg: Config, lengths: np.ndarray) -> Config:
 SYMBOLS_SAMPLE = 2_000
 
 
-def auto_symbols(texts: Sequence[str], tokenizer: Any) -> bool:
-    """Whether `texts` are short: the median text holds at most SUBWORD_MEDIAN_TOKENS of `tokenizer`'s words."""
-    lengths = [len(tokenizer.words(t)) for t in texts]
-    return bool(lengths) and float(np.median(lengths)) <= SUBWORD_MEDIAN_TOKENS
-
-
 def resolve_symbols(cfg: Config, texts: Sequence[str] | Iterable[str], rows: Sequence[int] | None = None) -> Config:
     """tokenizer.symbols from a sample of the training texts: `rows` of an in-memory list, evenly
     spaced, or else the first SYMBOLS_SAMPLE texts (a large file's stream is read only that far)."""
@@ -203,7 +199,7 @@ def resolve_symbols(cfg: Config, texts: Sequence[str] | Iterable[str], rows: Seq
     else:
         sample = list(islice(iter(texts), SYMBOLS_SAMPLE))
     splitter = Tokenizer(filters=t.filters, lower=t.lower, split=t.split, strip_html=t.strip_html)
-    on = auto_symbols(sample, splitter)
+    on = short_texts([len(splitter.words(text)) for text in sample])
     log.info("auto settings from a sample of %d training texts: tokenizer.symbols=%s", len(sample), str(on).lower())
     return dataclasses.replace(cfg, tokenizer=dataclasses.replace(t, symbols=on))
 
