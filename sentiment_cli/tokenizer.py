@@ -225,8 +225,8 @@ class Tokenizer:
         character or `split`), outside any HTML tag, so the words are exactly `words(text)`'s.
         A word with no separator in LONG_TEXT characters cannot be in the vocabulary: it counts
         as one unknown word without being copied (so does an HTML tag longer than that). With
-        `symbols` the cuts are at white space only (an emoticon holds filter characters), so there a
-        run of LONG_TEXT characters without white space is that one unknown word. None where this does not apply (no maxlen, a
+        `symbols` the cuts are at white space (an emoticon holds filter characters) or before an HTML
+        tag, so there a run of LONG_TEXT characters without white space is that one unknown word. None where this does not apply (no maxlen, a
         multi-character `split`, or HTML stripping with '<' or '>' kept inside words).
         """
         seps = set(self.filters) | set(self.split)
@@ -248,8 +248,11 @@ class Tokenizer:
                 if self.strip_html and cut > start:
                     opened = text.rfind("<", start, cut)
                     if opened > max(text.rfind(">", start, cut), start) and cut - opened <= 202:
-                        # never inside a tag: stripping it must see all of it
-                        cut = opened if not self.symbols else max(text.rfind(c, start, opened) for c in seps)
+                        # never inside a tag: stripping it must see all of it. With symbols only
+                        # where a tag does open there: a lone "<" may be the emoticon "<3", and a
+                        # slice starting at it would read "x<3" as "x", "<3".
+                        if not self.symbols or _HTML_TAG.match(text, opened):
+                            cut = opened
                 if cut <= start:  # one word of LONG_TEXT characters or more
                     following = [i for i in (text.find(c, end) for c in seps) if i >= 0]
                     stop = min(following) if following else n

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, HealthCheck, given, settings
+from hypothesis import assume, HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import invoke
@@ -708,9 +708,13 @@ def test_item9_a_small_gzip_bomb_is_refused_in_bounded_memory(trained_model: Pat
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(words=st.lists(st.sampled_from(["good", "bad", "film", "<br />", "a" * 40, "x.y", "é", " ", "\t", ",",
                                        "<b>", "<", ">", "Zz", "\x0b", ":)", "!", "?!", "😀", "<3", ":-(",
-                                       "b:)"]), max_size=120),
+                                       "b:)", "x<3", "<3>", "(:"]), max_size=120),
        truncating=st.sampled_from(["pre", "post"]), oov=st.sampled_from(["<OOV>", None]),
        strip_html=st.booleans(), symbols=st.booleans(), limit=st.integers(3, 40))
+# Found by the property: a slice cut before a "<3" that opens no tag read "x<3" as "x", "<3", or it and
+# the long word after it as one unknown word.
+@example(words=["good", "<3", "a" * 40], truncating="pre", oov="<OOV>", strip_html=True, symbols=True, limit=4)
+@example(words=["x<3", "a" * 40, "<b>"], truncating="pre", oov="<OOV>", strip_html=True, symbols=True, limit=6)
 def test_item9_long_texts_are_tokenized_a_slice_at_a_time_exactly(words: list[str], truncating: str, oov: str | None,
                                                                   strip_html: bool, symbols: bool, limit: int) -> None:
     from sentiment_cli import tokenizer as tokenizer_module
